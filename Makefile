@@ -1,0 +1,47 @@
+# Streaming Completions Lab: `make help` lists the targets.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# The tutorial runs on the embedded (offline) backend unless told otherwise:
+# `make lab TUTORIAL_BACKEND=auto` picks OPENAI_BASE_URL / OPENAI_API_KEY when set.
+TUTORIAL_BACKEND ?= embedded
+LAB_ARGS ?=
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install lab test lint typecheck pytest notebooks bench clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the tutorial with its test tools
+
+lab: $(STAMP) ## Launch JupyterLab on the notebooks (embedded backend); extra args via LAB_ARGS="..."
+	TUTORIAL_BACKEND=$(TUTORIAL_BACKEND) $(VENV)/bin/jupyter lab notebooks/01_plain_response.ipynb $(LAB_ARGS)
+
+lint: $(STAMP) ## ruff check
+	$(VENV)/bin/ruff check .
+
+typecheck: $(STAMP) ## mypy --strict on helpers
+	$(VENV)/bin/mypy helpers
+
+pytest: $(STAMP) ## The pytest suites (unit, server, nbval replay, browser)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest ## Set up and run the whole test suite
+
+notebooks: $(STAMP) ## Regenerate every committed notebook output on the embedded backend
+	$(PY) -m helpers notebooks
+
+bench: $(STAMP) ## Run the benchmarks and print their figures
+	$(PY) -m bench
+
+clean: ## Remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
