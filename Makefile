@@ -3,10 +3,13 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# The tutorial runs on the embedded (offline) backend unless told otherwise:
+# The tutorial and its tests run on the embedded (offline) backend unless told otherwise:
 # `make lab TUTORIAL_BACKEND=auto` picks OPENAI_BASE_URL / OPENAI_API_KEY when set.
 TUTORIAL_BACKEND ?= embedded
+export TUTORIAL_BACKEND
 LAB_ARGS ?=
+# JupyterLab refuses to run as root (containers, CI) unless told it may.
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -15,8 +18,11 @@ PYTEST_ARGS ?=
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+$(PY):
+	$(PYTHON) -m venv $(VENV) || { echo "Could not create $(VENV): on Debian or Ubuntu, install python3-venv first." >&2; exit 1; }
+
+# Reinstalls whenever pyproject.toml changes.
+$(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
@@ -24,7 +30,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## Create .venv and install the tutorial with its test tools
 
 lab: $(STAMP) ## Launch JupyterLab on the notebooks (embedded backend); extra args via LAB_ARGS="..."
-	TUTORIAL_BACKEND=$(TUTORIAL_BACKEND) $(VENV)/bin/jupyter lab notebooks/01_plain_response.ipynb $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab notebooks/01_plain_response.ipynb $(LAB_ROOT) $(LAB_ARGS)
 
 lint: $(STAMP) ## ruff check
 	$(VENV)/bin/ruff check .
