@@ -1,0 +1,47 @@
+"""Session fixtures shared by the suites: the simulated API server and OpenAI's JSON Schemas."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from helpers._embedded import EmbeddedServer
+
+# The schema bundle travels with the tests (tests/data/README.md says where it comes from).
+_SCHEMA_PATH = Path(__file__).parent / "data" / "openai-chat-schemas.json"
+
+SchemaCheck = Callable[[str, Any], None]
+
+
+@pytest.fixture(scope="session")
+def embedded_server() -> Iterator[EmbeddedServer]:
+    """One simulated API server on loopback, `instant` profile (no sleeps), for the session."""
+    with EmbeddedServer(profile="instant") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def embedded_base_url(embedded_server: EmbeddedServer) -> str:
+    """That server's base URL, `http://127.0.0.1:PORT/v1`."""
+    return embedded_server.base_url
+
+
+@pytest.fixture(scope="session")
+def openai_schema() -> SchemaCheck:
+    """`check(root, instance)`: raises jsonschema.ValidationError unless `instance` matches the
+    named root of the OpenAI chat schema bundle (e.g. "CreateChatCompletionStreamResponse")."""
+    bundle = json.loads(_SCHEMA_PATH.read_text())
+    validators: dict[str, jsonschema.Draft202012Validator] = {}
+
+    def check(root: str, instance: Any) -> None:
+        if root not in validators:
+            schema = {"$defs": bundle["$defs"], "$ref": f"#/$defs/{root}"}
+            validators[root] = jsonschema.Draft202012Validator(schema)
+        validators[root].validate(instance)
+
+    return check
