@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     )
     from helpers._live import LiveView
     from helpers._metrics import StreamMetrics
-    from helpers._playground import Playground, side_by_side
+    from helpers._playground import Playground, side_by_side, whole_answer
     from helpers._plots import plot_arrivals, plot_blocking_vs_streaming, plot_inter_arrival
     from helpers._recorder import ChunkEvent, Recorder
     from helpers._usage import show_usage
@@ -40,6 +40,7 @@ _HOMES = {
     "show_usage": "helpers._usage",
     "Playground": "helpers._playground",
     "side_by_side": "helpers._playground",
+    "whole_answer": "helpers._playground",
     "check_reply_text": "helpers._exercises",
     "check_join_deltas": "helpers._exercises",
     "check_time_to_first_token": "helpers._exercises",
@@ -65,6 +66,7 @@ __all__ = [
     "plot_inter_arrival",
     "show_usage",
     "side_by_side",
+    "whole_answer",
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,11 +12,26 @@ import jsonschema
 import pytest
 
 from helpers._embedded import EmbeddedServer
+from helpers._notebooks import embedded_env
 
 # The schema bundle travels with the tests (tests/data/README.md says where it comes from).
 _SCHEMA_PATH = Path(__file__).parent / "data" / "openai-chat-schemas.json"
 
 SchemaCheck = Callable[[str, Any], None]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every kernel and server the tests start uses the embedded backend: nbval's kernels
+    inherit this process's environment, and a developer's key must never reach a replay."""
+    kept = embedded_env(os.environ)
+    os.environ.clear()
+    os.environ.update(kept)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.notebook)
 
 
 @pytest.fixture(scope="session")
