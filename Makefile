@@ -25,6 +25,9 @@ $(PY):
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	@# An editable install skips pyproject's data-files: put the JupyterLab setting in place.
+	install -D -m 644 jupyter-settings/overrides.d/streaming-completions-lab.json \
+		$(VENV)/share/jupyter/lab/settings/overrides.d/streaming-completions-lab.json
 	touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install the tutorial with its test tools
