@@ -1,0 +1,82 @@
+"""The usage panel: the token counts a response reported, or an estimate when it reported none."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from openai.types import CompletionUsage
+from openai.types.chat import ChatCompletion
+from pydantic import BaseModel
+
+from helpers._metrics import Table
+from helpers._recorder import Recorder
+from helpers._tokens import count_prompt_tokens, count_tokens
+
+__all__ = ["show_usage"]
+
+_ASK_FOR_USAGE = 'a stream sends it when asked: stream_options={"include_usage": True}'
+
+
+def show_usage(
+    source: CompletionUsage | Recorder | ChatCompletion,
+    messages: Iterable[Mapping[str, object]] | None = None,
+) -> Table:
+    """A panel of prompt, completion and total tokens with their details.
+
+    `source` is a usage object, a Recorder or a ChatCompletion. Without usage in it, completion
+    tokens are estimated from the text, and prompt tokens from `messages` when given; the panel
+    says so.
+    """
+    assert isinstance(source, CompletionUsage | Recorder | ChatCompletion), (
+        "show_usage takes a usage object, a Recorder or a ChatCompletion, "
+        f"not {type(source).__name__}"
+    )
+    usage = source if isinstance(source, CompletionUsage) else source.usage
+    if usage is not None:
+        return Table(_reported(usage), title="Token usage, as the server reported it")
+    return _estimated(_reply_text(source), messages)
+
+
+def _reported(usage: CompletionUsage) -> list[tuple[str, str]]:
+    rows = [("prompt tokens", str(usage.prompt_tokens))]
+    rows += _details(usage.prompt_tokens_details)
+    rows.append(("completion tokens", str(usage.completion_tokens)))
+    rows += _details(usage.completion_tokens_details)
+    rows.append(("total tokens", str(usage.total_tokens)))
+    return rows
+
+
+def _details(details: BaseModel | None) -> list[tuple[str, str]]:
+    """One indented row per count the details object carries (engines add their own)."""
+    if details is None:
+        return []
+    return [
+        (f"  {name.replace('_', ' ')}", str(value))
+        for name, value in details.model_dump(exclude_none=True).items()
+        if isinstance(value, int)
+    ]
+
+
+def _reply_text(source: object) -> str:
+    if isinstance(source, Recorder):
+        return "".join(source.texts.values())
+    assert isinstance(source, ChatCompletion)
+    return "".join(choice.message.content or "" for choice in source.choices)
+
+
+def _estimated(text: str, messages: Iterable[Mapping[str, object]] | None) -> Table:
+    completion = count_tokens(text)
+    if messages is None:
+        rows = [
+            ("prompt tokens", "unknown: pass messages= to estimate them"),
+            ("completion tokens", f"≈{completion}"),
+        ]
+    else:
+        prompt = count_prompt_tokens(messages)
+        rows = [
+            ("prompt tokens", f"≈{prompt}"),
+            ("completion tokens", f"≈{completion}"),
+            ("total tokens", f"≈{prompt + completion}"),
+        ]
+    title = f"Token usage, estimated: the server sent none ({_ASK_FOR_USAGE})"
+    return Table(rows, title=title)
