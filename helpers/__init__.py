@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from helpers._backend import current_backend, get_async_client, get_client
     from helpers._exercises import (
+        check_finished_texts,
         check_join_deltas,
+        check_pieces_until_blocked,
         check_reply_text,
         check_text_and_usage,
         check_time_to_first_token,
@@ -43,6 +45,8 @@ _HOMES = {
     "whole_answer": "helpers._playground",
     "check_reply_text": "helpers._exercises",
     "check_join_deltas": "helpers._exercises",
+    "check_pieces_until_blocked": "helpers._exercises",
+    "check_finished_texts": "helpers._exercises",
     "check_time_to_first_token": "helpers._exercises",
     "check_text_and_usage": "helpers._exercises",
 }
@@ -54,7 +58,9 @@ __all__ = [
     "Playground",
     "Recorder",
     "StreamMetrics",
+    "check_finished_texts",
     "check_join_deltas",
+    "check_pieces_until_blocked",
     "check_reply_text",
     "check_text_and_usage",
     "check_time_to_first_token",

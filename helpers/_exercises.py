@@ -8,6 +8,7 @@ Messages name the function and show what it returned, never the expected value.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import math
 import textwrap
@@ -17,6 +18,11 @@ from typing import Any, Literal
 
 from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.responses import ResponseStreamEvent, ResponseUsage
+from pydantic import TypeAdapter
+
+from ._responses import ResponseHeader, response_events, response_usage
+from ._responses_request import validate_responses_request
 
 Outcome = Literal["correct", "incorrect", "not attempted"]
 # Learners' functions take and return anything; the checks inspect what comes back.
@@ -385,6 +391,188 @@ check_text_and_usage = Exercise(
     error_clues={
         "IndexError": "The usage chunk at the end of the stream has `choices == []`.",
         "TypeError": "The finish chunk's delta carries no text: its `content` is `None`.",
+    },
+    same=_same_text_and_usage,
+)
+
+
+# Notebook 05: a blocked phrase may arrive split over several pieces, or never.
+check_pieces_until_blocked = Exercise(
+    name="pieces_until_blocked",
+    params="pieces, phrase",
+    expected_type=int,
+    cases=(
+        Case(
+            "test pieces where the phrase arrives inside one piece",
+            (["The ", "code name is Bluebird", "."], "Bluebird"),
+            2,
+        ),
+        Case(
+            "test pieces where the phrase is split over two pieces",
+            (["The code ", "name is Blue", "bird", ", so", " hush"], "Bluebird"),
+            3,
+            "A phrase can start in one piece and end in the next: check the recent text, "
+            "not each piece alone.",
+        ),
+        Case(
+            "test pieces where the phrase is split over three pieces",
+            (["It is ", "Blu", "eb", "ird", " today"], "Bluebird"),
+            4,
+            "Keep enough of the earlier pieces to hold the whole phrase.",
+        ),
+        Case(
+            "test pieces without the phrase",
+            (["Nothing", " to", " hide", "."], "Bluebird"),
+            4,
+            "When the phrase never appears the loop reads every piece.",
+        ),
+    ),
+    hint_text=(
+        "keep a string `window`: add each piece to it, stop as soon as `phrase in window`, and "
+        "otherwise keep only its last `len(phrase) - 1` characters before the next piece."
+    ),
+    solution_code=textwrap.dedent(
+        """\
+        def pieces_until_blocked(pieces, phrase):
+            window = ""
+            for count, piece in enumerate(pieces, start=1):
+                window += piece
+                if phrase in window:
+                    return count
+                window = window[max(0, len(window) - len(phrase) + 1) :]
+            return len(pieces)
+        """
+    ),
+    error_clues={"TypeError": "`pieces` is a list of strings and `phrase` one string."},
+)
+
+
+def _same_texts(got: dict[Any, Any], expected: dict[Any, Any]) -> bool:
+    return got == expected
+
+
+# Notebook 06: what `asyncio.gather(..., return_exceptions=True)` returns.
+check_finished_texts = Exercise(
+    name="finished_texts",
+    params="prompts, results",
+    expected_type=dict,
+    cases=(
+        Case(
+            "test results where every stream finished",
+            (["Count to 3", "Say hi"], ["1, 2, 3", "hi"]),
+            {"Count to 3": "1, 2, 3", "Say hi": "hi"},
+            "Pair each prompt with the result in the same position.",
+        ),
+        Case(
+            "test results where one stream failed with a TimeoutError",
+            (["a", "b", "c"], ["A", TimeoutError("the stream stalled"), "C"]),
+            {"a": "A", "c": "C"},
+            "Leave out the prompts whose result is an exception.",
+        ),
+        Case(
+            "test results where one stream was cancelled",
+            (["p", "q"], [asyncio.CancelledError(), "Q"]),
+            {"q": "Q"},
+            "`asyncio.CancelledError` is a `BaseException` but not an `Exception`.",
+        ),
+    ),
+    hint_text=(
+        "walk through `zip(prompts, results)` and keep the pairs whose result is a `str`; a "
+        "cancelled stream's result is an `asyncio.CancelledError`, which is not an `Exception`."
+    ),
+    solution_code=textwrap.dedent(
+        """\
+        def finished_texts(prompts, results):
+            return {
+                prompt: result
+                for prompt, result in zip(prompts, results)
+                if isinstance(result, str)
+            }
+        """
+    ),
+    error_clues={"TypeError": "`prompts` is a list of strings and `results` a list as long."},
+    same=_same_texts,
+)
+
+
+# Notebook 07: made-up Responses streams, built by the simulated server's own encoders and read
+# back through the client's types.
+_EVENTS: TypeAdapter[ResponseStreamEvent] = TypeAdapter(ResponseStreamEvent)
+
+
+def _response_stream(pieces: Sequence[str], complete: bool = True, ended: bool = True) -> list[Any]:
+    """Events of a test response; `complete=False` ends it as cut by max_output_tokens, and
+    `ended=False` drops the final event, as when a connection breaks."""
+    request = validate_responses_request({"model": "gpt-4o-mini", "input": "exercise"})
+    header = ResponseHeader("resp_exercise", "msg_exercise", 0, request)
+    usage = response_usage(12, len(pieces))
+    timed = response_events(header, pieces, complete, [0.0] * max(1, len(pieces)), usage)
+    events = [_EVENTS.validate_python(event) for _, event in timed]
+    return events if ended else events[:-1]
+
+
+def _response_usage(pieces: Sequence[str]) -> ResponseUsage:
+    return ResponseUsage.model_validate(
+        {
+            "input_tokens": 12,
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "output_tokens": len(pieces),
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": 12 + len(pieces),
+        }
+    )
+
+
+_ONE_WORD = ["Two", "."]
+_CUT = ["1", ",", " ", "2", ","]
+
+check_response_text_and_usage = Exercise(
+    name="response_text_and_usage",
+    params="events",
+    expected_type=tuple,
+    cases=(
+        Case(
+            "a test stream that answers in one word",
+            (_response_stream(_ONE_WORD),),
+            ("Two.", _response_usage(_ONE_WORD)),
+            "Return a pair: the text of the `response.output_text.delta` events joined, then "
+            "the usage of the final response.",
+        ),
+        Case(
+            "a test stream cut short by max_output_tokens",
+            (_response_stream(_CUT, complete=False),),
+            ("1, 2,", _response_usage(_CUT)),
+            "A response cut short ends with `response.incomplete` rather than "
+            "`response.completed`, and its response carries usage too.",
+        ),
+        Case(
+            "a test stream that broke off before its final event",
+            (_response_stream(_ONE_WORD, ended=False),),
+            ("Two.", None),
+            "Without a final `response.completed` or `response.incomplete` event there is no "
+            "usage, so the second item should say so with `None`.",
+        ),
+    ),
+    hint_text=(
+        "check `event.type` for each event: `response.output_text.delta` events carry the text "
+        "in `event.delta`; `response.completed` and `response.incomplete` carry the finished "
+        "response, whose `usage` you want."
+    ),
+    solution_code=textwrap.dedent(
+        """\
+        def response_text_and_usage(events):
+            pieces, usage = [], None
+            for event in events:
+                if event.type == "response.output_text.delta":
+                    pieces.append(event.delta)
+                elif event.type in ("response.completed", "response.incomplete"):
+                    usage = event.response.usage
+            return "".join(pieces), usage
+        """
+    ),
+    error_clues={
+        "AttributeError": "Only some event types have a `delta` or a `response`: check "
+        "`event.type` first.",
     },
     same=_same_text_and_usage,
 )

@@ -28,6 +28,9 @@ NOTEBOOKS = (
     "02_raw_chunks.ipynb",
     "03_time_saved.ipynb",
     "04_usage.ipynb",
+    "05_when_streams_fail.ipynb",
+    "06_async_and_many_streams.ipynb",
+    "07_responses_api.ipynb",
 )
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 SANITIZE_FILE = NOTEBOOK_DIR / "sanitize.cfg"

@@ -23,7 +23,7 @@ import httpx
 import openai
 import yaml
 
-RECORDED = Path("/work/shared/openai/recorded")
+RECORDED = Path(__file__).parent / "data" / "recorded"
 # Every client here gives up quickly, so a stuck stream fails the test instead of hanging it.
 TIMEOUT = httpx.Timeout(10.0, connect=2.0)
 SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8"}
