@@ -13,14 +13,25 @@ from collections.abc import Callable
 from types import TracebackType
 
 import uvicorn
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ._faults import SimulatedDisconnectFilter
-from ._server import ServerConfig, ServerStats, StatsCounter, StreamGate, create_app
+from ._server import (
+    ARRIVAL_STATE,
+    ServerConfig,
+    ServerStats,
+    StatsCounter,
+    StreamGate,
+    create_app,
+)
 from ._timing import parse_profile
+from ._wire import error_body, json_bytes
 
 __all__ = [
+    "ACCESS_LOGGER",
     "PROFILE_ENV",
+    "AccessLog",
     "EmbeddedServer",
     "EmbeddedServerError",
     "UnsafeBindError",
@@ -34,6 +45,11 @@ _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 5.0
 # Open streams skip their waits when the server stops; this bounds what is left (slow clients).
 _GRACE_SECONDS = 2
+# A request line and headers larger than this are refused (h11's own default, made explicit).
+_MAX_HEAD_BYTES = 16 * 1024
+# How long a connection refused for an unreadable request stays open to drain the client's bytes.
+_LINGER_SECONDS = 1.0
+ACCESS_LOGGER = "helpers.access"
 
 
 class UnsafeBindError(ValueError):
@@ -76,10 +92,16 @@ class EmbeddedServer:
         port: int = 0,
         token: str | None = None,
         profile: str = "realistic",
+        *,
+        max_streams: int = ServerConfig.max_streams,
+        access_log: bool = False,
     ) -> None:
         check_bind(host, token)
         # An empty token (e.g. TUTORIAL_SERVER_TOKEN="") means no token, not one nobody can send.
-        self._config = ServerConfig(token=token or None, profile=parse_profile(profile))
+        self._config = ServerConfig(
+            token=token or None, profile=parse_profile(profile), max_streams=max_streams
+        )
+        self._access_log = access_log
         self._counter = StatsCounter()
         self._host = host
         self._port = port
@@ -150,13 +172,19 @@ class EmbeddedServer:
 
     def _uvicorn_server(self) -> uvicorn.Server:
         gate = StreamGate()
-        return _Uvicorn(_uvicorn_config(create_app(self._config, self._counter, gate)), gate)
+        app: ASGIApp = create_app(self._config, self._counter, gate)
+        if self._access_log:
+            app = AccessLog(app)
+        return _Uvicorn(_uvicorn_config(app), gate)
 
     def _listen(self) -> socket.socket:
         # Binding here (not in uvicorn) makes a busy port fail in the caller, with the real error,
         # and tells the port at once; listen() queues early clients until the loop runs.
         family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # Naming the protocol matters: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on
+        # connections whose socket says IPPROTO_TCP. With it on, a response's second small write
+        # waited for the client's delayed ACK: 40 ms added to every answer and to stream chunks.
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self._host, self._port))
@@ -182,6 +210,94 @@ class _Uvicorn(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+class AccessLog:
+    """ASGI middleware logging one line per request once its answer is over, at INFO on the
+    `helpers.access` logger: client, method, path, status, bytes, seconds.
+
+    Never a header or the query string, which is where keys and tokens travel; the path is taken
+    still percent-encoded, so it cannot break a line of the log.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+        self._logger = logging.getLogger(ACCESS_LOGGER)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status, size = 0, 0
+
+        async def counting_send(message: Message) -> None:
+            nonlocal status, size
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                size += len(message.get("body", b""))
+            await send(message)
+
+        ending = ""
+        try:
+            await self._app(scope, receive, counting_send)
+        except BaseException:
+            ending = " (connection dropped)"
+            raise
+        finally:
+            client = scope.get("client")
+            path = scope.get("raw_path") or scope["path"].encode()
+            self._logger.info(
+                '%s "%s %s" %d %d bytes %.3f s%s',
+                f"{client[0]}:{client[1]}" if client else "-",
+                scope["method"],
+                path.decode("latin-1"),
+                status,
+                size,
+                time.perf_counter() - started,
+                ending,
+            )
+
+
+class _H11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, noting when each request arrived, and refusing an unreadable
+    request in OpenAI's error format rather than with plain text, so clients can parse it."""
+
+    # Set once an unreadable request was refused: whatever the client still sends is dropped.
+    _refused = False
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
+        arrived = self.loop.time()
+        before = self.cycle
+        super().data_received(data)
+        if self.cycle is not before:
+            # A request began: its task is created but has not run, so its scope can still be
+            # told when the bytes came, however long it then waits behind other requests.
+            self.cycle.scope["state"][ARRIVAL_STATE] = arrived
+
+    def send_400_response(self, msg: str) -> None:
+        body = json_bytes(
+            error_body(
+                "The HTTP request could not be read: its request line or headers are malformed, "
+                f"or larger than {_MAX_HEAD_BYTES // 1024} KiB together.",
+                "invalid_request_error",
+            )
+        )
+        head = (
+            "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+        )
+        # h11's state no longer matters: the connection ends here. Closing it while the client
+        # is still sending would reset it, which can destroy the answer before it is read; so
+        # stop writing, drop what still comes, and close a moment later.
+        self.transport.write(head.encode() + body)
+        self._refused = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(_LINGER_SECONDS, self.transport.close)
+
+
 def _uvicorn_config(app: ASGIApp) -> uvicorn.Config:
     # No logging setup of our own (log_config=None) so a notebook's logging is left alone; only
     # warnings and errors would reach it, and a disconnect the client asked for is not one.
@@ -191,7 +307,8 @@ def _uvicorn_config(app: ASGIApp) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         loop="asyncio",
-        http="h11",
+        http=_H11Protocol,
+        h11_max_incomplete_event_size=_MAX_HEAD_BYTES,
         ws="none",
         lifespan="off",
         log_config=None,

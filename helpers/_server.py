@@ -16,19 +16,29 @@ Where the simulation deliberately differs from OpenAI's service:
 7. With `n` > 1 the choices advance in lockstep, one chunk per choice per token step.
 8. A bearer token is checked only when the server was started with one; otherwise any key works.
 9. A non-streamed answer takes as long as the stream would have.
-10. Request bodies over `ServerConfig.max_body_bytes` (1 MiB) are refused with 413.
+10. Request bodies over `ServerConfig.max_body_bytes` (1 MiB) are refused with 413, and a body
+    that does not arrive within `ServerConfig.body_seconds` with 408.
+11. Beyond `ServerConfig.max_streams` completions at once (streamed or not) a request gets a 429
+    with `Retry-After`, as from OpenAI's rate limits; those count per minute and organisation,
+    this counts what is open right now, so that a full room cannot exhaust the server.
+12. `/v1/responses` answers with the same model, tokens and timing as chat: its input items
+    become chat messages (`instructions` a system message), so usage counts tokens as chat
+    does; `response.created` and `response.in_progress` leave at once, the output message when
+    its first token is due. Only message input items are read, and the `no_finish` fault (about
+    chat's `finish_reason`) does not apply.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import hmac
 import json
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import anyio
 import anyio.abc
@@ -36,7 +46,7 @@ import anyio.lowlevel
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -51,6 +61,15 @@ from ._faults import (
     stream_error_body,
 )
 from ._model import SIMULATED_MODEL, Reply, canonical_model, generate_reply
+from ._responses import (
+    ResponseHeader,
+    failed_events,
+    final_response,
+    response_events,
+    response_usage,
+    typed_sse_event,
+)
+from ._responses_request import ResponsesRequest, validate_responses_request
 from ._timing import Profile, chunk_schedule
 from ._tokens import count_prompt_tokens
 from ._validation import ChatRequest, OpenAIError, parse_json_body, validate_chat_request
@@ -69,6 +88,7 @@ from ._wire import (
 )
 
 __all__ = [
+    "ARRIVAL_STATE",
     "Completion",
     "Event",
     "ServerConfig",
@@ -76,8 +96,10 @@ __all__ = [
     "StatsCounter",
     "StreamGate",
     "StreamPlan",
+    "StreamSlots",
     "create_app",
     "plan_completion",
+    "plan_response_stream",
     "plan_stream",
     "request_key",
 ]
@@ -89,6 +111,10 @@ _MODEL_CREATED = _EPOCH
 _ID_ALPHABET = string.ascii_letters + string.digits
 _SYSTEM_FINGERPRINT = "fp_" + hashlib.sha256(SIMULATED_MODEL.encode()).hexdigest()[:10]
 _EVENT_STREAM = "text/event-stream; charset=utf-8"
+# Where the HTTP layer may note, in the request's scope state, when the request arrived (event-loop
+# time); the schedule counts from then, so requests queued behind others' handlers in a burst
+# still get their first tokens on time. Without it, the handler's start is used.
+ARRIVAL_STATE = "streaming_lab.arrived"
 # At most this many events share one write, so a huge instant stream still notices a disconnect.
 _MAX_BATCH = 256
 
@@ -97,16 +123,25 @@ _MAX_BATCH = 256
 class ServerConfig:
     """How one server instance behaves: its bearer token, default latency profile, body limit."""
 
-    token: str | None = None
+    # Kept out of the repr: a printed config or a traceback must not show it.
+    token: str | None = dataclasses.field(default=None, repr=False)
     profile: Profile = "realistic"
     max_body_bytes: int = 1 << 20
+    body_seconds: float = 30.0
+    """How long a request body may take to arrive (difference 10)."""
+    max_streams: int = 200
+    """Completions answered at once, streamed or not (difference 11)."""
+    retry_after: int = 1
+    """Seconds a client refused for being one too many is told to wait."""
 
 
 @dataclass(frozen=True)
 class ServerStats:
-    """Counters since the server started: chat requests, and streams by how they ended."""
+    """Counters since the server started: chat requests, those refused because the server was
+    full, and streams by how they ended."""
 
     requests: int = 0
+    rejected: int = 0
     active: int = 0
     completed: int = 0
     client_closed: int = 0
@@ -115,6 +150,8 @@ class ServerStats:
 
 
 Outcome = Literal["completed", "client_closed", "faulted"]
+# A checked request of either API the server answers.
+_Asked = TypeVar("_Asked", ChatRequest, ResponsesRequest)
 
 
 class StatsCounter:
@@ -157,6 +194,42 @@ class StreamGate:
         self._closed = True
         if self._closing is not None:
             self._closing.set()
+
+
+class StreamSlots:
+    """Counts the completions being answered and refuses one beyond `limit` (difference 11)."""
+
+    def __init__(self, limit: int, retry_after: int) -> None:
+        assert limit >= 1, "a server answers at least one request at a time"
+        self.limit = limit
+        self.open = 0
+        self._retry_after = retry_after
+
+    def take(self) -> _Slot:
+        """A slot to release when the answer is over, or the 429 that says to come back."""
+        if self.open >= self.limit:
+            wait = self._retry_after
+            raise OpenAIError(
+                429,
+                f"The server is busy: it is answering {self.limit} requests, the most it takes at "
+                f"once. Please try again in {wait}s.",
+                type="requests",
+                code="rate_limit_exceeded",
+                headers={"retry-after": str(wait), "retry-after-ms": str(wait * 1000)},
+            )
+        self.open += 1
+        return _Slot(self)
+
+
+class _Slot:
+    def __init__(self, slots: StreamSlots) -> None:
+        self._slots: StreamSlots | None = slots
+
+    def release(self) -> None:
+        """Give the slot back; later calls do nothing."""
+        if self._slots is not None:
+            self._slots.open -= 1
+            self._slots = None
 
 
 @dataclass(frozen=True)
@@ -246,7 +319,37 @@ def plan_stream(completion: Completion, spec: FaultSpec) -> StreamPlan:
     return _with_fault(events, spec)
 
 
-def _with_fault(events: list[Event], spec: FaultSpec) -> StreamPlan:
+def plan_response_stream(
+    header: ResponseHeader, completion: Completion, spec: FaultSpec
+) -> StreamPlan:
+    """Every typed event of a streamed Responses answer, with the requested fault applied."""
+    reply = completion.replies[0]
+    usage = _response_usage(completion)
+    timed = response_events(
+        header, reply.tokens, reply.finish_reason == "stop", completion.offsets, usage
+    )
+
+    def failure(cut: int, at: float) -> tuple[Event, ...]:
+        message = stream_error_body(cut)["error"]["message"]
+        return tuple(Event(at, typed_sse_event(e)) for e in failed_events(header, cut, message))
+
+    return _with_fault([Event(at, typed_sse_event(e)) for at, e in timed], spec, failure)
+
+
+def _response_usage(completion: Completion) -> JSON:
+    usage = completion.usage
+    return response_usage(usage["prompt_tokens"], usage["completion_tokens"])
+
+
+def _chat_failure(cut: int, at: float) -> tuple[Event, ...]:
+    return (Event(at, sse_event(stream_error_body(cut))),)
+
+
+def _with_fault(
+    events: list[Event],
+    spec: FaultSpec,
+    failure: Callable[[int, float], tuple[Event, ...]] = _chat_failure,
+) -> StreamPlan:
     fault, delay = spec.fault, spec.seconds
     # An in-stream fault strikes before chunk number `after_chunks`, or in place of [DONE].
     cut = min(spec.after_chunks, len(events) - 1)
@@ -255,8 +358,7 @@ def _with_fault(events: list[Event], spec: FaultSpec) -> StreamPlan:
     if fault == "stall":
         return StreamPlan(0.0, (*events[:cut], *(_later(e, delay) for e in events[cut:])), True)
     if fault == "error_event":
-        error = Event(events[cut].at, sse_event(stream_error_body(cut)))
-        return StreamPlan(0.0, (*events[:cut], error), True)
+        return StreamPlan(0.0, (*events[:cut], *failure(cut, events[cut].at)), True)
     if fault == "disconnect":
         return StreamPlan(0.0, (*events[:cut], Event(events[cut].at, disconnect=True)), True)
     if fault == "no_done":
@@ -271,11 +373,13 @@ def _later(event: Event, delay: float) -> Event:
 def create_app(
     config: ServerConfig, stats: StatsCounter | None = None, gate: StreamGate | None = None
 ) -> Starlette:
-    """The ASGI app: /v1/chat/completions, /v1/models, /health; errors in OpenAI's format."""
+    """The ASGI app: /v1/chat/completions, /v1/responses, /v1/models, /health; errors in
+    OpenAI's format."""
     api = _Api(config, stats or StatsCounter(), gate or StreamGate())
     return Starlette(
         routes=[
             Route("/v1/chat/completions", api.chat_completions, methods=["POST"]),
+            Route("/v1/responses", api.responses, methods=["POST"]),
             Route("/v1/models", api.list_models, methods=["GET"]),
             Route("/v1/models/{model:path}", api.retrieve_model, methods=["GET"]),
             Route("/health", api.health, methods=["GET"]),
@@ -289,25 +393,66 @@ class _Api:
         self._config = config
         self._stats = stats
         self._gate = gate
+        self._slots = StreamSlots(config.max_streams, config.retry_after)
 
     async def chat_completions(self, request: Request) -> Response:
-        arrived = anyio.current_time()
+        return await self._answer(request, validate_chat_request, self._complete)
+
+    async def responses(self, request: Request) -> Response:
+        return await self._answer(request, validate_responses_request, self._create_response)
+
+    async def _answer(
+        self,
+        request: Request,
+        validate: Callable[[object], _Asked],
+        complete: Callable[
+            [_Asked, Mapping[str, Any], FaultSpec, float, _Slot], Awaitable[Response]
+        ],
+    ) -> Response:
+        """What both APIs share: token, body, validation, faults and a slot, then `complete`."""
+        arrived = request.scope.get("state", {}).get(ARRIVAL_STATE) or anyio.current_time()
         self._check_token(request)
         self._stats.add("requests")
-        body = parse_json_body(await _read_body(request, self._config.max_body_bytes))
-        chat = validate_chat_request(body)
+        with anyio.move_on_after(self._config.body_seconds) as reading:
+            raw = await _read_body(request, self._config.max_body_bytes)
+        if reading.cancelled_caught:
+            raise OpenAIError(
+                408,
+                f"The request body did not arrive within {self._config.body_seconds:g} seconds.",
+                code="request_timeout",
+            )
+        body = parse_json_body(raw)
+        asked = validate(body)
         assert isinstance(body, dict)
-        spec = parse_faults(chat.simulation, request.headers.get(SIMULATION_HEADER))
-        error = http_fault_error(spec, chat.model)
+        spec = parse_faults(asked.simulation, request.headers.get(SIMULATION_HEADER))
+        error = http_fault_error(spec, asked.model)
         if error is not None:
             raise error
-        if not chat.stream and spec.fault in STREAM_ONLY_FAULTS:
+        if not asked.stream and spec.fault in STREAM_ONLY_FAULTS:
             raise OpenAIError(
                 400,
                 f"The simulated fault '{spec.fault}' only happens in a stream; set stream to true.",
                 param="simulation.fault",
                 code="invalid_value",
             )
+        try:
+            slot = self._slots.take()
+        except OpenAIError:
+            self._stats.add("rejected")
+            raise
+        try:
+            response = await complete(asked, body, spec, arrived, slot)
+        except BaseException:
+            slot.release()
+            raise
+        if not isinstance(response, _EventStream):
+            slot.release()
+        return response
+
+    async def _complete(
+        self, chat: ChatRequest, body: Mapping[str, Any], spec: FaultSpec, arrived: float,
+        slot: _Slot,
+    ) -> Response:
         key = request_key(body)
         profile = spec.profile or self._config.profile
         # Planning a long reply takes a while; a worker thread keeps other streams flowing.
@@ -315,12 +460,48 @@ class _Api:
         headers = {"x-request-id": f"req_{key[:32]}"}
         if chat.stream:
             plan = await anyio.to_thread.run_sync(plan_stream, completion, spec)
-            return _EventStream(plan, arrived, self._stats, self._gate, headers)
+            return _EventStream(plan, arrived, self._stats, self._gate, headers, slot)
         # Difference 9: the whole answer waits for the moment the stream would have ended.
         delay = spec.seconds if spec.fault in ("stall", "slow_first_byte") else 0.0
         await self._gate.wait_until(arrived + completion.offsets[-1] + delay)
         choices = [(reply.text, reply.finish_reason) for reply in completion.replies]
         content = json_bytes(completion_body(completion.header, choices, completion.usage))
+        if spec.fault == "disconnect":
+            return _Aborted(len(content))
+        return Response(content, media_type="application/json", headers=headers)
+
+    async def _create_response(
+        self, asked: ResponsesRequest, body: Mapping[str, Any], spec: FaultSpec, arrived: float,
+        slot: _Slot,
+    ) -> Response:
+        if spec.fault == "no_finish":  # difference 12
+            raise OpenAIError(
+                400,
+                "The simulated fault 'no_finish' concerns chat chunks' finish_reason, which the "
+                "Responses API does not have; 'no_done' ends a stream without response.completed.",
+                param="simulation.fault",
+                code="invalid_value",
+            )
+        key = request_key(body)
+        profile = spec.profile or self._config.profile
+        completion = await anyio.to_thread.run_sync(plan_completion, asked.chat, profile, key)
+        item_key = hashlib.sha256(f"{key}:message".encode()).hexdigest()
+        header = ResponseHeader(
+            f"resp_{key[:50]}", f"msg_{item_key[:50]}", completion.header.created, asked
+        )
+        headers = {"x-request-id": f"req_{key[:32]}"}
+        if asked.stream:
+            plan = await anyio.to_thread.run_sync(plan_response_stream, header, completion, spec)
+            return _EventStream(plan, arrived, self._stats, self._gate, headers, slot)
+        # Difference 9, as for chat.
+        delay = spec.seconds if spec.fault in ("stall", "slow_first_byte") else 0.0
+        await self._gate.wait_until(arrived + completion.offsets[-1] + delay)
+        reply = completion.replies[0]
+        answer = final_response(
+            header, reply.tokens, reply.finish_reason == "stop", completion.offsets[-1],
+            _response_usage(completion),
+        )
+        content = json_bytes(answer)
         if spec.fault == "disconnect":
             return _Aborted(len(content))
         return Response(content, media_type="application/json", headers=headers)
@@ -350,7 +531,10 @@ class _Api:
             "model": SIMULATED_MODEL,
             "profile": self._config.profile,
             "requests": stats.pop("requests"),
+            "rejected": stats.pop("rejected"),
             "streams": stats,
+            # Every open connection and stream holds a task: a count that only grows is a leak.
+            "tasks": len(asyncio.all_tasks()),
         }
         return Response(json_bytes(body), media_type="application/json")
 
@@ -383,6 +567,7 @@ class _EventStream(Response):
         stats: StatsCounter,
         gate: StreamGate,
         headers: Mapping[str, str],
+        slot: _Slot,
     ) -> None:
         self.status_code = 200
         self.media_type = _EVENT_STREAM
@@ -392,9 +577,16 @@ class _EventStream(Response):
         self._arrived = arrived
         self._stats = stats
         self._gate = gate
+        self._slot = slot
         self._client_gone = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self._respond(receive, send)
+        finally:
+            self._slot.release()
+
+    async def _respond(self, receive: Receive, send: Send) -> None:
         await self._gate.wait_until(self._arrived + self._plan.headers_at)
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
         self._stats.add("active")
@@ -463,15 +655,22 @@ async def _read_body(request: Request, limit: int) -> bytes:
     # Difference 10: counted as it arrives, so a huge body is refused without being stored.
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise OpenAIError(
-                413,
-                f"Request body too large: over {limit} bytes, the limit of this simulated server.",
-                code="request_too_large",
-            )
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise OpenAIError(
+                    413,
+                    f"Request body too large: over {limit} bytes, the limit of this simulated "
+                    "server.",
+                    code="request_too_large",
+                )
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # Answered like any bad request (nobody reads it), instead of logged as a server error.
+        raise OpenAIError(
+            400, "The connection closed before the whole request body arrived."
+        ) from None
     return b"".join(chunks)
 
 

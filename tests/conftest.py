@@ -29,9 +29,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark notebook replays, and run the browser tests last: Playwright's sync API keeps an
+    event loop running in the main thread for as long as its session fixture lives, which
+    would break every later test that calls asyncio.run()."""
     for item in items:
         if item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.notebook)
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,178 @@
+"""A room on one server: 100 realistic streams at once, then 1,000 instant requests.
+
+The figures behind tests/test_load.py, measured the same way: `python -m helpers serve` in a
+process of its own, clients that are bare HTTP/1.0 exchanges on asyncio streams noting when each
+read came (parsed afterwards), and the server's planned schedule as the reference for lateness.
+
+Run alone: `python -m bench.bench_load`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psutil
+
+from helpers._metrics import percentile
+from helpers._model import SIMULATED_MODEL
+from helpers._server import plan_completion, request_key
+from helpers._timing import Profile
+from helpers._validation import validate_chat_request
+
+STREAMS = 100
+REQUESTS = 1000
+WARM_UP = 300
+
+
+@contextmanager
+def _server(profile: Profile) -> Iterator[tuple[int, psutil.Process]]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "helpers", "serve", "--port", str(port), "--profile", profile,
+         "--no-access-log"],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "TUTORIAL_SERVER_TOKEN": ""},
+    )
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready, "the server did not start"
+        proc.stdout.readline()
+        yield port, psutil.Process(proc.pid)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=15)
+
+
+def _body(number: int, learner: int) -> dict[str, Any]:
+    return {
+        "model": SIMULATED_MODEL,
+        "messages": [{"role": "user", "content": f"Count to {number}"}],
+        "stream": True,
+        "user": f"learner-{learner}",
+    }
+
+
+async def _fetch(port: int, body: dict[str, Any]) -> tuple[float, list[tuple[float, bytes]]]:
+    """Send `body`; return when it was sent and the SSE events with the time each completed."""
+    payload = json.dumps(body).encode()
+    request = (
+        f"POST /v1/chat/completions HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+    ).encode() + payload
+    reads: list[tuple[float, bytes]] = []
+    async with asyncio.timeout(60):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(request)
+        sent = time.perf_counter()
+        await reader.readuntil(b"\r\n\r\n")
+        while data := await reader.read(1 << 16):
+            reads.append((time.perf_counter(), data))
+        writer.close()
+        await writer.wait_closed()
+    events: list[tuple[float, bytes]] = []
+    pending = b""
+    for arrived, data in reads:
+        *complete, pending = (pending + data).split(b"\n\n")
+        events.extend((arrived, event) for event in complete)
+    return sent, events
+
+
+def _first_token_lateness(
+    body: dict[str, Any], sent: float, events: list[tuple[float, bytes]]
+) -> tuple[float, bool, int]:
+    """How late the first token came against the plan, whether the text is exact, chunks."""
+    plan = plan_completion(validate_chat_request(body), "realistic", request_key(body))
+    texts = [
+        (arrived, json.loads(event[6:])["choices"][0]["delta"].get("content"))
+        for arrived, event in events[:-1]
+    ]
+    tokens = [(arrived, text) for arrived, text in texts if text]
+    exact = tuple(text for _, text in tokens) == plan.replies[0].tokens
+    return tokens[0][0] - sent - plan.offsets[0], exact, len(events) - 1
+
+
+def hundred_streams() -> dict[str, float]:
+    bodies = [_body(20 + learner % 41, learner) for learner in range(STREAMS)]
+    with _server("realistic") as (port, process):
+
+        async def room() -> list[tuple[float, list[tuple[float, bytes]]]]:
+            await _fetch(port, _body(3, -1))  # the server's first-use costs
+            return await asyncio.gather(*(_fetch(port, body) for body in bodies))
+
+        cpu = process.cpu_times()
+        started = time.perf_counter()
+        answers = asyncio.run(room())
+        wall = time.perf_counter() - started
+        cpu_after = process.cpu_times()
+        rss = process.memory_info().rss
+    checked = [
+        _first_token_lateness(body, sent, events)
+        for body, (sent, events) in zip(bodies, answers, strict=True)
+    ]
+    lateness = [late for late, _, _ in checked]
+    return {
+        "exact": sum(exact for _, exact, _ in checked),
+        "chunks": sum(chunks for _, _, chunks in checked),
+        "wall": wall,
+        "server_cpu": (cpu_after.user + cpu_after.system) - (cpu.user + cpu.system),
+        "rss_mb": rss / 2**20,
+        "late_p50": percentile(lateness, 50) or 0.0,
+        "late_p99": percentile(lateness, 99) or 0.0,
+        "late_max": max(lateness),
+    }
+
+
+def thousand_requests() -> dict[str, float]:
+    with _server("instant") as (port, process):
+
+        async def batch(count: int, first: int) -> None:
+            slots = asyncio.Semaphore(20)
+
+            async def one(learner: int) -> None:
+                async with slots:
+                    await _fetch(port, _body(5 + learner % 26, learner))
+
+            await asyncio.gather(*(one(learner) for learner in range(first, first + count)))
+
+        asyncio.run(batch(WARM_UP, 0))
+        before = process.memory_info().rss
+        started = time.perf_counter()
+        asyncio.run(batch(REQUESTS, WARM_UP))
+        wall = time.perf_counter() - started
+        grown = process.memory_info().rss - before
+    return {"rate": REQUESTS / wall, "grown_kb": grown / 1024, "rss_mb": before / 2**20}
+
+
+def run() -> list[str]:
+    """The report lines for docs/benchmarks.md."""
+    room, many = hundred_streams(), thousand_requests()
+    return [
+        f"{STREAMS} concurrent realistic streams (count to 20..60): {room['exact']:.0f} of "
+        f"{STREAMS} texts exact, {room['chunks']:,.0f} chunks in {room['wall']:.2f} s",
+        f"first token behind the schedule: p50 {room['late_p50'] * 1000:.0f} ms, p99 "
+        f"{room['late_p99'] * 1000:.0f} ms, max {room['late_max'] * 1000:.0f} ms (target p99 "
+        "<= 50 ms)",
+        f"server process: {room['server_cpu']:.2f} s CPU for the {STREAMS} streams, "
+        f"RSS {room['rss_mb']:.0f} MB",
+        f"{REQUESTS:,} instant streams, 20 at a time, after {WARM_UP} to warm up: "
+        f"{many['rate']:.0f} requests/s; RSS {many['rss_mb']:.0f} MB, grew "
+        f"{many['grown_kb']:.0f} kB",
+    ]
+
+
+if __name__ == "__main__":
+    for line in run():
+        print(line)
