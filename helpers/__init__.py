@@ -16,6 +16,7 @@ if TYPE_CHECKING:
         check_join_deltas,
         check_pieces_until_blocked,
         check_reply_text,
+        check_response_text_and_usage,
         check_text_and_usage,
         check_time_to_first_token,
     )
@@ -49,6 +50,7 @@ _HOMES = {
     "check_finished_texts": "helpers._exercises",
     "check_time_to_first_token": "helpers._exercises",
     "check_text_and_usage": "helpers._exercises",
+    "check_response_text_and_usage": "helpers._exercises",
 }
 
 __all__ = [
@@ -62,6 +64,7 @@ __all__ = [
     "check_join_deltas",
     "check_pieces_until_blocked",
     "check_reply_text",
+    "check_response_text_and_usage",
     "check_text_and_usage",
     "check_time_to_first_token",
     "current_backend",

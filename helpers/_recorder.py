@@ -1,5 +1,10 @@
 """Record when each chunk of a chat stream arrives, passing the chunks on unchanged.
 
+Responses API streams work too: their typed events are recorded as chunks of choice 0, from
+`response.output_item.added` (the role chunk's counterpart) to `response.output_item.done` (the
+finish chunk's), with each `response.output_text.delta` as text; the final response's usage is
+kept as it came, with input and output tokens.
+
 The clock (`time.perf_counter`) starts at `Recorder.start()`; call it just before
 `client.chat.completions.create(...)` so the timings include the wait for the response headers.
 Without it the clock starts when `record()` is first iterated, after `create()` has returned, and
@@ -20,6 +25,7 @@ from typing import Any, NamedTuple
 import openai
 from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletionChunk
+from openai.types.responses import ResponseUsage
 
 from helpers._metrics import StreamMetrics
 
@@ -124,7 +130,8 @@ class Recorder:
 
     def __init__(self) -> None:
         self.events: list[ChunkEvent] = []
-        self.usage: CompletionUsage | None = None
+        self.usage: CompletionUsage | ResponseUsage | None = None
+        """Chat usage, or a Responses API stream's usage with input and output tokens."""
         self.stopped = False
         """True when the stream was interrupted or abandoned before its end."""
         self.error: BaseException | None = None
@@ -139,6 +146,7 @@ class Recorder:
         self._finish: dict[int, str] = {}
         self._watch: _DecoderWatch | None = None
         self._used = False
+        self._typed = _TypedEnding()
 
     def start(self) -> None:
         """Start the clock now: call it just before `create()`."""
@@ -166,6 +174,11 @@ class Recorder:
             arrived = self._watch.read_at[position]
         seconds = arrived - self._start
         self._chunks += 1
+        # Read from the fields: a missing attribute costs a pydantic model a caught exception.
+        kind = getattr(chunk, "__dict__", {}).get("type")
+        if isinstance(kind, str):
+            self._add_typed(chunk, kind, seconds, position)
+            return
         usage = getattr(chunk, "usage", None)
         if usage is not None:
             self.usage = usage
@@ -197,6 +210,39 @@ class Recorder:
                 self._first_text = seconds
             if finish is not None:
                 self._finish[index] = finish
+
+    def _add_typed(self, event: object, kind: str, seconds: float, position: int) -> None:
+        # A Responses API event; see the module docstring for how it maps onto chunks.
+        self._typed.seen = True
+        text = ""
+        finish = None
+        if kind == "response.output_text.delta":
+            text = getattr(event, "delta", None) or ""
+        elif kind == "response.output_item.done":
+            finish = _ITEM_FINISH.get(getattr(getattr(event, "item", None), "status", ""))
+        elif kind in _FINAL_EVENTS:
+            self._typed.final = kind
+            response = getattr(event, "response", None)
+            usage = getattr(response, "usage", None)
+            if isinstance(usage, ResponseUsage):
+                self.usage = usage
+            error = getattr(response, "error", None)
+            if error is not None:
+                self._typed.failure = getattr(error, "message", None) or str(error)
+        elif kind == "error":
+            self._typed.failure = getattr(event, "message", None) or "an error event arrived"
+        index = 0 if kind in _OUTPUT_EVENTS else None
+        role = "assistant" if kind == "response.output_item.added" else None
+        self.events.append(ChunkEvent(seconds, position, index, text, role, finish, None))
+        if index is None:
+            return
+        self._texts.setdefault(0, []).append(text)
+        if text:
+            self._pieces += 1
+            if self._first_text is None:
+                self._first_text = seconds
+        if finish is not None:
+            self._finish[0] = finish
 
     def end(self, error: BaseException | None = None, stopped: bool = False) -> None:
         """Mark the stream ended: normally, by `error`, or `stopped` by the reader."""
@@ -284,7 +330,7 @@ class Recorder:
 
     @property
     def metrics(self) -> StreamMetrics:
-        return StreamMetrics.from_events(self.events, self.usage)
+        return StreamMetrics.from_events(self.events, _chat_usage(self.usage))
 
     @property
     def problems(self) -> list[str]:
@@ -296,6 +342,8 @@ class Recorder:
                 "No chunk arrived: the server answered without streaming (for example plain "
                 "JSON to a stream=True request), so there was nothing to record."
             ]
+        if self._typed.seen:
+            return self._typed.problems(self._finish.get(0))
         found = []
         unfinished = [index for index in sorted(self._texts) if index not in self._finish]
         if not self._texts:
@@ -333,6 +381,57 @@ class Recorder:
         )
         preview = self.text if len(self.text) <= 40 else self.text[:39] + "…"
         return f"Recorder({state}, {self._chunks} chunks, text={preview!r})"
+
+
+# Responses API events from the output message's opening to its closing count as choice 0.
+_OUTPUT_EVENTS = frozenset(
+    {
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+    }
+)
+_FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+# An output item's final status, as the finish_reason a chat stream would have sent.
+_ITEM_FINISH = {"completed": "stop", "incomplete": "length"}
+
+
+class _TypedEnding:
+    """How a Responses API stream ended: its final event, and any failure it reported."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        self.final: str | None = None
+        self.failure: str | None = None
+
+    def problems(self, finish: str | None) -> list[str]:
+        if self.failure is not None:
+            return [f"The response failed: {self.failure}"]
+        if self.final is None:
+            return [
+                "The stream ended without its final response.completed event: the connection "
+                "may have closed early."
+            ]
+        if finish == "length":
+            return [
+                "The response is incomplete: it stopped at max_output_tokens; raise that limit "
+                "for a complete answer."
+            ]
+        return []
+
+
+def _chat_usage(usage: CompletionUsage | ResponseUsage | None) -> CompletionUsage | None:
+    """Usage under the chat names the metrics use (input tokens are prompt tokens)."""
+    if not isinstance(usage, ResponseUsage):
+        return usage
+    return CompletionUsage(
+        prompt_tokens=usage.input_tokens,
+        completion_tokens=usage.output_tokens,
+        total_tokens=usage.total_tokens,
+    )
 
 
 def _reasoning(delta: object) -> str:

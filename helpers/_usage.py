@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 
 from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletion
+from openai.types.responses import Response, ResponseUsage
 from pydantic import BaseModel
 
 from helpers._metrics import Table
@@ -18,26 +19,36 @@ _ASK_FOR_USAGE = 'a stream sends it when asked: stream_options={"include_usage":
 
 
 def show_usage(
-    source: CompletionUsage | Recorder | ChatCompletion,
+    source: CompletionUsage | ResponseUsage | Recorder | ChatCompletion | Response,
     messages: Iterable[Mapping[str, object]] | None = None,
 ) -> Table:
-    """A panel of prompt, completion and total tokens with their details.
+    """A panel of prompt, completion and total tokens with their details (input and output
+    tokens for the Responses API).
 
-    `source` is a usage object, a Recorder or a ChatCompletion. Without usage in it, completion
-    tokens are estimated from the text, and prompt tokens from `messages` when given; the panel
-    says so.
+    `source` is a usage object, a Recorder, a ChatCompletion or a Response. Without usage in
+    it, completion tokens are estimated from the text, and prompt tokens from `messages` when
+    given; the panel says so.
     """
-    assert isinstance(source, CompletionUsage | Recorder | ChatCompletion), (
-        "show_usage takes a usage object, a Recorder or a ChatCompletion, "
+    assert isinstance(
+        source, CompletionUsage | ResponseUsage | Recorder | ChatCompletion | Response
+    ), (
+        "show_usage takes a usage object, a Recorder, a ChatCompletion or a Response, "
         f"not {type(source).__name__}"
     )
-    usage = source if isinstance(source, CompletionUsage) else source.usage
+    usage = source if isinstance(source, CompletionUsage | ResponseUsage) else source.usage
     if usage is not None:
         return Table(_reported(usage), title="Token usage, as the server reported it")
     return _estimated(_reply_text(source), messages)
 
 
-def _reported(usage: CompletionUsage) -> list[tuple[str, str]]:
+def _reported(usage: CompletionUsage | ResponseUsage) -> list[tuple[str, str]]:
+    if isinstance(usage, ResponseUsage):
+        rows = [("input tokens", str(usage.input_tokens))]
+        rows += _details(usage.input_tokens_details)
+        rows.append(("output tokens", str(usage.output_tokens)))
+        rows += _details(usage.output_tokens_details)
+        rows.append(("total tokens", str(usage.total_tokens)))
+        return rows
     rows = [("prompt tokens", str(usage.prompt_tokens))]
     rows += _details(usage.prompt_tokens_details)
     rows.append(("completion tokens", str(usage.completion_tokens)))
@@ -60,6 +71,8 @@ def _details(details: BaseModel | None) -> list[tuple[str, str]]:
 def _reply_text(source: object) -> str:
     if isinstance(source, Recorder):
         return "".join(source.texts.values())
+    if isinstance(source, Response):
+        return source.output_text
     assert isinstance(source, ChatCompletion)
     return "".join(choice.message.content or "" for choice in source.choices)
 
