@@ -14,7 +14,9 @@ from ._validation import (
     _accepts,
     _check_metadata,
     _invalid_type,
+    _invalid_value,
     _missing,
+    _stream_options_without_stream,
 )
 
 __all__ = ["MIN_OUTPUT_TOKENS", "ResponsesRequest", "validate_responses_request"]
@@ -183,12 +185,7 @@ def _stream_options(options: Mapping[str, Any] | None, stream: bool) -> bool:
     if options is None:
         return True
     if not stream:
-        raise OpenAIError(
-            400,
-            "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-            param="stream_options",
-            code="invalid_value",
-        )
+        raise _stream_options_without_stream()
     for key, value in options.items():
         param = f"stream_options.{key}"
         if key != "include_obfuscation":
@@ -233,12 +230,7 @@ def _message(param: str, item: object) -> dict[str, Any]:
         raise _missing(f"{param}.role")
     if role not in _ROLES:
         supported = ", ".join(f"'{r}'" for r in _ROLES)
-        raise OpenAIError(
-            400,
-            f"Invalid value: '{role}'. Supported values are: {supported}.",
-            param=f"{param}.role",
-            code="invalid_value",
-        )
+        raise _invalid_value(f"{param}.role", role, supported)
     content = item.get("content")
     if content is None:
         raise _missing(f"{param}.content")
@@ -257,12 +249,7 @@ def _part(param: str, part: object, types: tuple[str, ...]) -> dict[str, Any]:
     kind = part.get("type")
     if kind not in types:
         supported = ", ".join(f"'{t}'" for t in types)
-        raise OpenAIError(
-            400,
-            f"Invalid value: '{kind}'. Supported values are: {supported}.",
-            param=f"{param}.type",
-            code="invalid_value",
-        )
+        raise _invalid_value(f"{param}.type", kind, supported)
     key = "refusal" if kind == "refusal" else "text"
     if kind in _CHAT_PART:
         if not isinstance(part.get(key), str):

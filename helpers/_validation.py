@@ -230,6 +230,11 @@ def _invalid_type(param: str, kinds: tuple[str, ...], value: object) -> OpenAIEr
     )
 
 
+def _invalid_value(param: str, value: object, supported: str) -> OpenAIError:
+    message = f"Invalid value: '{value}'. Supported values are: {supported}."
+    return OpenAIError(400, message, param=param, code="invalid_value")
+
+
 def _missing(param: str) -> OpenAIError:
     message = f"Missing required parameter: '{param}'."
     return OpenAIError(400, message, param=param, code="missing_required_parameter")
@@ -274,14 +279,14 @@ def _max_tokens(body: Mapping[str, Any]) -> int | None:
     return min(limits.values()) if limits else None
 
 
+def _stream_options_without_stream() -> OpenAIError:
+    message = "The 'stream_options' parameter is only allowed when 'stream' is enabled."
+    return OpenAIError(400, message, param="stream_options", code="invalid_value")
+
+
 def _check_stream_options(options: Mapping[str, Any], stream: bool) -> None:
     if not stream:
-        raise OpenAIError(
-            400,
-            "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-            param="stream_options",
-            code="invalid_value",
-        )
+        raise _stream_options_without_stream()
     for key, value in options.items():
         param = f"stream_options.{key}"
         if key not in ("include_usage", "include_obfuscation"):
@@ -356,12 +361,7 @@ def _check_message(param: str, message: object) -> None:
         raise _missing(f"{param}.role")
     if role not in _ROLES:
         supported = ", ".join(f"'{r}'" for r in _ROLES[:-1]) + f", and '{_ROLES[-1]}'"
-        raise OpenAIError(
-            400,
-            f"Invalid value: '{role}'. Supported values are: {supported}.",
-            param=f"{param}.role",
-            code="invalid_value",
-        )
+        raise _invalid_value(f"{param}.role", role, supported)
     content = message.get("content")
     if content is None and role not in ("assistant", "function"):
         raise _missing(f"{param}.content")
@@ -395,11 +395,6 @@ def _check_content(param: str, content: object, part_types: tuple[str, ...]) -> 
         kind = part.get("type")
         if kind not in part_types:
             supported = ", ".join(f"'{t}'" for t in part_types)
-            raise OpenAIError(
-                400,
-                f"Invalid value: '{kind}'. Supported values are: {supported}.",
-                param=f"{where}.type",
-                code="invalid_value",
-            )
+            raise _invalid_value(f"{where}.type", kind, supported)
         if kind in ("text", "refusal") and not isinstance(part.get(kind), str):
             raise _invalid_type(f"{where}.{kind}", ("string",), part.get(kind))
