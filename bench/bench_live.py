@@ -14,11 +14,7 @@ import contextlib
 import html
 import io
 import re
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -34,6 +30,7 @@ from helpers._metrics import percentile
 from helpers._model import SIMULATED_MODEL
 from helpers._recorder import Recorder
 from helpers._server import plan_completion, plan_stream, request_key
+from helpers._server_process import run_server_process
 from helpers._timing import Profile
 from helpers._validation import validate_chat_request
 from helpers._wire import SSE_DONE
@@ -213,29 +210,8 @@ def _server(profile: Profile, separate: bool) -> Iterator[str]:
         with EmbeddedServer(profile=profile) as server:
             yield server.base_url
         return
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "helpers", "serve", "--port", str(port), "--profile", profile]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with run_server_process("--profile", profile, "--no-access-log") as server:
+        yield server.base_url
 
 
 def _gap_errors(measured: list[float], truth: list[float]) -> list[float]:

@@ -11,12 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import select
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +21,7 @@ import psutil
 from helpers._metrics import percentile
 from helpers._model import SIMULATED_MODEL
 from helpers._server import plan_completion, request_key
+from helpers._server_process import run_server_process
 from helpers._timing import Profile
 from helpers._validation import validate_chat_request
 
@@ -37,23 +32,8 @@ WARM_UP = 300
 
 @contextmanager
 def _server(profile: Profile) -> Iterator[tuple[int, psutil.Process]]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "helpers", "serve", "--port", str(port), "--profile", profile,
-         "--no-access-log"],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "TUTORIAL_SERVER_TOKEN": ""},
-    )
-    try:
-        assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], 30)
-        assert ready, "the server did not start"
-        proc.stdout.readline()
-        yield port, psutil.Process(proc.pid)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=15)
+    with run_server_process("--profile", profile, "--no-access-log") as server:
+        yield server.port, psutil.Process(server.process.pid)
 
 
 def _body(number: int, learner: int) -> dict[str, Any]:

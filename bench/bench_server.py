@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 
 from helpers._model import SIMULATED_MODEL
+from helpers._server_process import run_server_process
 
 # "Count to 10000." is answered in 38,999 tokens: 39,001 chunks with the role and finish chunks.
 BODY = {
@@ -114,13 +115,13 @@ def serve_bare(port: int, events_file: Path) -> None:
 
 
 def measure() -> dict[str, float]:
-    embedded_port, bare_port = _free_port(), _free_port()
-    embedded = f"http://127.0.0.1:{embedded_port}/v1/chat/completions"
+    bare_port = _free_port()
     bare = f"http://127.0.0.1:{bare_port}/v1/chat/completions"
-    serve = ["-m", "helpers", "serve", "--port", str(embedded_port), "--profile", "instant",
-             "--no-access-log"]
     rates: dict[str, list[float]] = {"embedded": [], "bare": []}
-    with tempfile.TemporaryDirectory() as scratch, _process(serve, embedded_port):
+    with tempfile.TemporaryDirectory() as scratch, run_server_process(
+        "--profile", "instant", "--no-access-log"
+    ) as server:
+        embedded = f"{server.base_url}/chat/completions"
         chunks, _, _, captured = read_stream(embedded)
         events_file = Path(scratch) / "events.sse"
         events_file.write_bytes(captured)

@@ -13,12 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import select
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +25,7 @@ import pytest
 from helpers._metrics import percentile
 from helpers._model import SIMULATED_MODEL
 from helpers._server import Completion, plan_completion, request_key
+from helpers._server_process import run_server_process
 from helpers._timing import Profile
 from helpers._validation import validate_chat_request
 
@@ -50,35 +45,10 @@ class Server:
     process: psutil.Process
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 def serve(profile: Profile) -> Iterator[Server]:
-    """`python -m helpers serve` on a free loopback port, stopped with Ctrl-C afterwards."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "helpers", "serve", "--port", str(port), "--profile", profile,
-         "--no-access-log"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "TUTORIAL_SERVER_TOKEN": ""},
-    )
-    try:
-        assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], 30)
-        assert ready, "the server did not start in time"
-        assert "Simulated OpenAI API" in proc.stdout.readline()
-        yield Server(f"http://127.0.0.1:{port}/v1", psutil.Process(proc.pid))
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate(timeout=5)
+    """`python -m helpers serve` in a process of its own, stopped with Ctrl-C afterwards."""
+    with run_server_process("--profile", profile, "--no-access-log") as server:
+        yield Server(server.base_url, psutil.Process(server.process.pid))
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,8 @@ from __future__ import annotations
 import functools
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
-import httpx
 import nbformat
 import pytest
 from nbformat import NotebookNode
@@ -33,11 +28,11 @@ from helpers._notebooks import (
     read_sanitizers,
     sanitize,
 )
+from helpers._server_process import run_server_process
 
 pytestmark = pytest.mark.notebook
 
 MAX_CODE_LINES = 10
-SERVER_START_DEADLINE = 30.0
 # Things that must never be committed in an output, each with the reason.
 FORBIDDEN_OUTPUT = {
     r"0x[0-9a-fA-F]{6,}": "a memory address, different on every run",
@@ -356,40 +351,11 @@ def test_committed_outputs_are_fresh() -> None:
     assert check_fresh(NOTEBOOKS, embedded_env(os.environ)) == []
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def separate_server() -> Iterator[str]:
     """`python -m helpers serve` in its own process; yields its base URL."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "helpers", "serve", "--port", str(port), "--profile", "realistic"],
-        env=embedded_env(os.environ),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base_url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.perf_counter() + SERVER_START_DEADLINE
-    try:
-        while True:
-            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.perf_counter() < deadline, "the server did not start in time"
-            time.sleep(0.1)
-        yield base_url
-    finally:
-        process.terminate()
-        # communicate() also closes the pipe, which pytest would otherwise report as leaked.
-        process.communicate(timeout=10)
+    with run_server_process("--profile", "realistic") as server:
+        yield server.base_url
 
 
 @pytest.mark.slow

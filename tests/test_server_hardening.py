@@ -8,16 +8,10 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-import os
-import select
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -29,6 +23,7 @@ from helpers import _backend
 from helpers._embedded import EmbeddedServer
 from helpers._model import SIMULATED_MODEL
 from helpers._server import ServerConfig, create_app
+from helpers._server_process import run_server_process
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -37,34 +32,6 @@ TOKEN = "room-7f3a9c2e51"
 COUNT = [{"role": "user", "content": "Count to 30."}]
 COUNT_TEXT = ", ".join(str(n) for n in range(1, 31))
 TIMEOUT = httpx.Timeout(10.0, connect=2.0)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-@contextmanager
-def serve(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """`python -m helpers serve ARGS` on a free port, and its loopback base URL once it is up."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "helpers", "serve", "--port", str(port), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "TUTORIAL_SERVER_TOKEN": ""},
-    )
-    try:
-        assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], 30)
-        assert ready, "the server printed nothing in time"
-        assert "Simulated OpenAI API" in proc.stdout.readline()
-        yield proc, f"http://127.0.0.1:{port}/v1"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate(timeout=10)
 
 
 def ask(stream: bool = True, **extra: Any) -> dict[str, Any]:
@@ -204,7 +171,8 @@ async def read_stream(base_url: str, learner: int) -> bytes:
 def test_stopping_lets_every_open_stream_end_whole(stop: signal.Signals) -> None:
     """20 realistic streams are open when the server is told to stop: each still gets all its
     tokens and [DONE] at once, then the server exits 0 and takes no new connection."""
-    with serve("--profile", "realistic", "--no-access-log") as (proc, url):
+    with run_server_process("--profile", "realistic", "--no-access-log") as server:
+        url = server.base_url
 
         async def room() -> list[bytes]:
             reads = [asyncio.ensure_future(read_stream(url, n)) for n in range(20)]
@@ -214,14 +182,14 @@ def test_stopping_lets_every_open_stream_end_whole(stop: signal.Signals) -> None
                     "active"
                 ] < 20:
                     await asyncio.sleep(0.02)
-            proc.send_signal(stop)
+            server.process.send_signal(stop)
             stopped = time.perf_counter()
             bodies = await asyncio.gather(*reads)
             assert time.perf_counter() - stopped < 3
             return bodies
 
         bodies = asyncio.run(room())
-        out, err = proc.communicate(timeout=15)
+        out, err = server.stop(stop)
         with pytest.raises(httpx.ConnectError):
             httpx.get(url.removesuffix("/v1") + "/health", timeout=2)
     for body in bodies:
@@ -229,7 +197,7 @@ def test_stopping_lets_every_open_stream_end_whole(stop: signal.Signals) -> None
         text = "".join(e["choices"][0]["delta"].get("content") or "" for e in events)
         assert text == COUNT_TEXT
         assert body.endswith(b"data: [DONE]\n\n")
-    assert proc.returncode == 0
+    assert server.returncode == 0
     assert "Stopped." in out
     assert "Traceback" not in err
 
@@ -238,8 +206,8 @@ def test_the_access_log_names_each_request_and_no_secret() -> None:
     """One line per request on stdout: method, path, status; never the token, a header or the
     query string (where some clients put keys)."""
     secret_query = "api_key=sk-proj-QUERYSECRET0123456789"
-    with serve("--profile", "instant", "--token", TOKEN) as (proc, url), httpx.Client(
-        base_url=url, timeout=TIMEOUT
+    with run_server_process("--profile", "instant", "--token", TOKEN) as server, httpx.Client(
+        base_url=server.base_url, timeout=TIMEOUT
     ) as http:
         guarded = {"Authorization": f"Bearer {TOKEN}"}
         statuses = [
@@ -250,8 +218,7 @@ def test_the_access_log_names_each_request_and_no_secret() -> None:
             http.get(f"/models?{secret_query}", headers=guarded).status_code,
             http.get(http.base_url.join("/health")).status_code,
         ]
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=15)
+        out, err = server.stop()
     assert statuses == [200, 200, 401, 200, 200]
     lines = [line for line in out.splitlines() if '"' in line]
     assert [line.split('"')[1] for line in lines] == [
@@ -264,10 +231,9 @@ def test_the_access_log_names_each_request_and_no_secret() -> None:
 
 
 def test_the_access_log_can_be_turned_off() -> None:
-    with serve("--profile", "instant", "--no-access-log") as (proc, url):
-        assert httpx.get(url + "/models", timeout=TIMEOUT).status_code == 200
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=15)
+    with run_server_process("--profile", "instant", "--no-access-log") as server:
+        assert httpx.get(server.base_url + "/models", timeout=TIMEOUT).status_code == 200
+        out, _ = server.stop()
     assert "GET /v1/models" not in out
     assert out.strip().endswith("Stopped.")
 
@@ -298,13 +264,14 @@ def test_learners_need_only_the_base_url_and_the_token(
 
 def test_listening_on_every_interface_with_a_token() -> None:
     """The room mode itself: 0.0.0.0 with a token; requests here still go to loopback only."""
-    with serve("--host", "0.0.0.0", "--token", TOKEN, "--profile", "instant") as (proc, url):
-        with httpx.Client(base_url=url, timeout=TIMEOUT) as http:
+    room = ("--host", "0.0.0.0", "--token", TOKEN, "--profile", "instant")
+    with run_server_process(*room) as server:
+        assert "0.0.0.0" in server.announcement and "token" in server.announcement
+        with httpx.Client(base_url=server.base_url, timeout=TIMEOUT) as http:
             refused = http.post("/chat/completions", json=ask(False))
             answered = http.post("/chat/completions", json=ask(False),
                                  headers={"Authorization": f"Bearer {TOKEN}"})
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=15)
+        out, _ = server.stop()
     assert refused.status_code == 401
     assert answered.json()["choices"][0]["message"]["content"] == COUNT_TEXT
     assert TOKEN not in out
