@@ -57,14 +57,18 @@ def _main_thread_sigint() -> None:
 
 
 def test_interrupt_while_the_server_stalls(embedded_server: EmbeddedServer) -> None:
+    """The stop button's SIGINT breaks the blocked read itself: no waiting for the client's
+    read timeout (10 s here) or for the stall to end."""
     closed = embedded_server.stats().client_closed
     view = LiveView(backend_label="test")
-    timer = _interrupt_after(0.8)
+    timer = _interrupt_after(0.8, _main_thread_sigint)
+    started = time.perf_counter()
     try:
         with open_stream(_client(embedded_server), extra_body={"simulation": STALL}, **ASK) as s:
             received = list(view.follow(s))
     finally:
         timer.cancel()
+    assert time.perf_counter() - started < 5
     assert len(received) == 12
     assert view.recorder.stopped
     assert view.recorder.text and COUNT.startswith(view.recorder.text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import html
 import re
+import threading
 import time
 from typing import Any
 
@@ -310,6 +311,32 @@ def test_leaving_the_loop_early_stops_the_view() -> None:
     assert "stopped" in shown_status(view)
     assert shown_texts(view) == {0: "0 1 2 3 4 "}
     assert view.recorder.stopped
+
+
+def _tickers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "live-view-ticker"]
+
+
+def test_the_ticker_thread_ends_with_the_stream() -> None:
+    """Whether the stream ends, the loop is left early or the learner's loop body fails inside
+    `with view:`, no refresh thread is left running."""
+    body = sse(*(chunk(f"{i} ") for i in range(20)), chunk(finish_reason="stop"))
+    follow_all(LiveView(backend_label="test"), mock_client(body))
+    assert _tickers() == []
+
+    with open_stream(mock_client(body)) as stream:
+        for _ in LiveView(backend_label="test").follow(stream):
+            break
+    assert _tickers() == []
+
+    view = LiveView(backend_label="test")
+    kept: list[Any] = []
+    with pytest.raises(ValueError), view, open_stream(mock_client(body)) as stream:
+        kept.append(follow := view.follow(stream))
+        for _ in follow:
+            raise ValueError("a bug in the learner's loop")
+    assert kept and _tickers() == []
+    assert "ValueError" in view.value
 
 
 def test_a_view_follows_one_stream() -> None:
