@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -36,6 +37,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.notebook)
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_after_each_test() -> Iterator[None]:
+    """A socket or stream left open inside a reference cycle is reported only when the garbage
+    collector runs, otherwise during some later test, which the report (an error under
+    `filterwarnings = error`) would then fail. Collecting here names the test that leaked it."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(scope="session")
