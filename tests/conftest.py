@@ -46,6 +46,9 @@ def _collect_garbage_after_each_test() -> Iterator[None]:
     `filterwarnings = error`) would then fail. Collecting here names the test that leaked it."""
     yield
     gc.collect()
+    # What survived is set aside, so the next collection looks only at this test's objects:
+    # a full collection of the session's heap took 170 ms, about 2.5 minutes over the suite.
+    gc.freeze()
 
 
 @pytest.fixture(scope="session")
