@@ -42,17 +42,20 @@ def show_usage(
 
 
 def _reported(usage: CompletionUsage | ResponseUsage) -> list[tuple[str, str]]:
-    if isinstance(usage, ResponseUsage):
-        rows = [("input tokens", str(usage.input_tokens))]
-        rows += _details(usage.input_tokens_details)
-        rows.append(("output tokens", str(usage.output_tokens)))
-        rows += _details(usage.output_tokens_details)
-        rows.append(("total tokens", str(usage.total_tokens)))
-        return rows
-    rows = [("prompt tokens", str(usage.prompt_tokens))]
-    rows += _details(usage.prompt_tokens_details)
-    rows.append(("completion tokens", str(usage.completion_tokens)))
-    rows += _details(usage.completion_tokens_details)
+    counts: list[tuple[str, int, BaseModel | None]] = (
+        [
+            ("input tokens", usage.input_tokens, usage.input_tokens_details),
+            ("output tokens", usage.output_tokens, usage.output_tokens_details),
+        ]
+        if isinstance(usage, ResponseUsage)
+        else [
+            ("prompt tokens", usage.prompt_tokens, usage.prompt_tokens_details),
+            ("completion tokens", usage.completion_tokens, usage.completion_tokens_details),
+        ]
+    )
+    rows: list[tuple[str, str]] = []
+    for label, count, details in counts:
+        rows += [(label, str(count)), *_details(details)]
     rows.append(("total tokens", str(usage.total_tokens)))
     return rows
 
