@@ -22,6 +22,7 @@ from helpers._metrics import percentile
 from helpers._model import SIMULATED_MODEL
 from helpers._server import plan_completion, request_key
 from helpers._server_process import run_server_process
+from helpers._sse_probe import Received, fetch
 from helpers._timing import Profile
 from helpers._validation import validate_chat_request
 
@@ -31,9 +32,9 @@ WARM_UP = 300
 
 
 @contextmanager
-def _server(profile: Profile) -> Iterator[tuple[int, psutil.Process]]:
+def _server(profile: Profile) -> Iterator[tuple[str, psutil.Process]]:
     with run_server_process("--profile", profile, "--no-access-log") as server:
-        yield server.port, psutil.Process(server.process.pid)
+        yield server.base_url, psutil.Process(server.process.pid)
 
 
 def _body(number: int, learner: int) -> dict[str, Any]:
@@ -45,35 +46,9 @@ def _body(number: int, learner: int) -> dict[str, Any]:
     }
 
 
-async def _fetch(port: int, body: dict[str, Any]) -> tuple[float, list[tuple[float, bytes]]]:
-    """Send `body`; return when it was sent and the SSE events with the time each completed."""
-    payload = json.dumps(body).encode()
-    request = (
-        f"POST /v1/chat/completions HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
-    ).encode() + payload
-    reads: list[tuple[float, bytes]] = []
-    async with asyncio.timeout(60):
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(request)
-        sent = time.perf_counter()
-        await reader.readuntil(b"\r\n\r\n")
-        while data := await reader.read(1 << 16):
-            reads.append((time.perf_counter(), data))
-        writer.close()
-        await writer.wait_closed()
-    events: list[tuple[float, bytes]] = []
-    pending = b""
-    for arrived, data in reads:
-        *complete, pending = (pending + data).split(b"\n\n")
-        events.extend((arrived, event) for event in complete)
-    return sent, events
-
-
-def _first_token_lateness(
-    body: dict[str, Any], sent: float, events: list[tuple[float, bytes]]
-) -> tuple[float, bool, int]:
+def _first_token_lateness(body: dict[str, Any], received: Received) -> tuple[float, bool, int]:
     """How late the first token came against the plan, whether the text is exact, chunks."""
+    sent, events = received.sent, received.events()
     plan = plan_completion(validate_chat_request(body), "realistic", request_key(body))
     texts = [
         (arrived, json.loads(event[6:])["choices"][0]["delta"].get("content"))
@@ -86,11 +61,11 @@ def _first_token_lateness(
 
 def hundred_streams() -> dict[str, float]:
     bodies = [_body(20 + learner % 41, learner) for learner in range(STREAMS)]
-    with _server("realistic") as (port, process):
+    with _server("realistic") as (url, process):
 
-        async def room() -> list[tuple[float, list[tuple[float, bytes]]]]:
-            await _fetch(port, _body(3, -1))  # the server's first-use costs
-            return await asyncio.gather(*(_fetch(port, body) for body in bodies))
+        async def room() -> list[Received]:
+            await fetch(url, _body(3, -1), timeout=60)  # the server's first-use costs
+            return await asyncio.gather(*(fetch(url, body, timeout=60) for body in bodies))
 
         cpu = process.cpu_times()
         started = time.perf_counter()
@@ -99,8 +74,8 @@ def hundred_streams() -> dict[str, float]:
         cpu_after = process.cpu_times()
         rss = process.memory_info().rss
     checked = [
-        _first_token_lateness(body, sent, events)
-        for body, (sent, events) in zip(bodies, answers, strict=True)
+        _first_token_lateness(body, received)
+        for body, received in zip(bodies, answers, strict=True)
     ]
     lateness = [late for late, _, _ in checked]
     return {
@@ -116,14 +91,14 @@ def hundred_streams() -> dict[str, float]:
 
 
 def thousand_requests() -> dict[str, float]:
-    with _server("instant") as (port, process):
+    with _server("instant") as (url, process):
 
         async def batch(count: int, first: int) -> None:
             slots = asyncio.Semaphore(20)
 
             async def one(learner: int) -> None:
                 async with slots:
-                    await _fetch(port, _body(5 + learner % 26, learner))
+                    await fetch(url, _body(5 + learner % 26, learner), timeout=60)
 
             await asyncio.gather(*(one(learner) for learner in range(first, first + count)))
 

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import psutil
 import pytest
 
@@ -26,6 +24,7 @@ from helpers._metrics import percentile
 from helpers._model import SIMULATED_MODEL
 from helpers._server import Completion, plan_completion, request_key
 from helpers._server_process import run_server_process
+from helpers._sse_probe import Received, fetch
 from helpers._timing import Profile
 from helpers._validation import validate_chat_request
 
@@ -33,7 +32,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 STREAMS = 100
 TTFT_SLACK = 0.050
-TIMEOUT = 30.0
 # A leak of a few kilobytes a request (a kept stream plan is 5 to 30 kB) exceeds this over 1,000
 # requests; the allocator settling after the warm-up stayed near 1 MB here.
 GROWTH_LIMIT = 3 * 1024 * 1024
@@ -77,55 +75,6 @@ def count_request(number: int, learner: int, *, stream: bool = True) -> dict[str
 def planned(body: dict[str, Any], profile: Profile) -> Completion:
     """What the server will send for `body`, and when: the simulation is a pure function."""
     return plan_completion(validate_chat_request(body), profile, request_key(body))
-
-
-@dataclass(frozen=True)
-class Received:
-    """An answer as the client saw it: when the request had been sent, the response head, and
-    every read of the body with the time it came."""
-
-    sent: float
-    head: bytes
-    reads: tuple[tuple[float, bytes], ...]
-
-    @property
-    def body(self) -> bytes:
-        return b"".join(data for _, data in self.reads)
-
-    def events(self) -> list[tuple[float, bytes]]:
-        """The SSE events, each with the time of the read that completed it."""
-        events: list[tuple[float, bytes]] = []
-        pending = b""
-        for arrived, data in self.reads:
-            *complete, pending = (pending + data).split(b"\n\n")
-            events.extend((arrived, event) for event in complete)
-        assert pending == b"", "the stream ended inside an event"
-        return events
-
-
-async def fetch(base_url: str, body: dict[str, Any]) -> Received:
-    """POST `body` on a connection of its own and read the whole answer (HTTP/1.0, so the body
-    comes unchunked and ends with the connection)."""
-    url = httpx.URL(base_url)
-    payload = json.dumps(body).encode()
-    request = (
-        f"POST {url.path}/chat/completions HTTP/1.0\r\nHost: {url.host}:{url.port}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
-    ).encode() + payload
-    reads: list[tuple[float, bytes]] = []
-    async with asyncio.timeout(TIMEOUT):
-        reader, writer = await asyncio.open_connection(url.host, url.port)
-        try:
-            writer.write(request)
-            sent = time.perf_counter()
-            head = await reader.readuntil(b"\r\n\r\n")
-            while data := await reader.read(1 << 16):
-                reads.append((time.perf_counter(), data))
-        finally:
-            writer.close()
-            await writer.wait_closed()
-    assert head.split(b" ", 2)[1] == b"200", head
-    return Received(sent, head, tuple(reads))
 
 
 def check_stream(received: Received, body: dict[str, Any], plan: Completion) -> float:
