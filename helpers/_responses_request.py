@@ -16,6 +16,7 @@ from ._validation import (
     _invalid_type,
     _invalid_value,
     _missing,
+    _part_type,
     _stream_options_without_stream,
 )
 
@@ -243,13 +244,8 @@ def _message(param: str, item: object) -> dict[str, Any]:
     return {"role": role, "content": parts}
 
 
-def _part(param: str, part: object, types: tuple[str, ...]) -> dict[str, Any]:
-    if not isinstance(part, dict):
-        raise _invalid_type(param, ("object",), part)
-    kind = part.get("type")
-    if kind not in types:
-        supported = ", ".join(f"'{t}'" for t in types)
-        raise _invalid_value(f"{param}.type", kind, supported)
+def _part(param: str, part: Any, types: tuple[str, ...]) -> dict[str, Any]:
+    kind = _part_type(param, part, types)
     key = "refusal" if kind == "refusal" else "text"
     if kind in _CHAT_PART:
         if not isinstance(part.get(key), str):

@@ -375,6 +375,17 @@ def _check_message(param: str, message: object) -> None:
         raise _missing(f"{param}.tool_call_id")
 
 
+def _part_type(param: str, part: object, types: tuple[str, ...]) -> str:
+    """The `type` of a content part, which must be an object of one of `types`."""
+    if not isinstance(part, dict):
+        raise _invalid_type(param, ("object",), part)
+    kind = part.get("type")
+    if kind not in types:
+        supported = ", ".join(f"'{t}'" for t in types)
+        raise _invalid_value(f"{param}.type", kind, supported)
+    return str(kind)
+
+
 def _check_content(param: str, content: object, part_types: tuple[str, ...]) -> None:
     if isinstance(content, str):
         return
@@ -390,11 +401,6 @@ def _check_content(param: str, content: object, part_types: tuple[str, ...]) -> 
         )
     for index, part in enumerate(content):
         where = f"{param}[{index}]"
-        if not isinstance(part, dict):
-            raise _invalid_type(where, ("object",), part)
-        kind = part.get("type")
-        if kind not in part_types:
-            supported = ", ".join(f"'{t}'" for t in part_types)
-            raise _invalid_value(f"{where}.type", kind, supported)
+        kind = _part_type(where, part, part_types)
         if kind in ("text", "refusal") and not isinstance(part.get(kind), str):
             raise _invalid_type(f"{where}.{kind}", ("string",), part.get(kind))
