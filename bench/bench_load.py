@@ -18,13 +18,13 @@ from typing import Any
 
 import psutil
 
-from helpers._metrics import percentile
-from helpers._model import SIMULATED_MODEL
-from helpers._server import plan_completion, request_key
-from helpers._server_process import run_server_process
-from helpers._sse_probe import Received, fetch
-from helpers._timing import Profile
-from helpers._validation import validate_chat_request
+from helpers.metrics import percentile
+from helpers.server.app import plan_completion, request_key
+from helpers.server.chat_request import validate_chat_request
+from helpers.server.model import SIMULATED_MODEL
+from helpers.server.testing.process import run_server_process
+from helpers.server.testing.sse_probe import Received, fetch
+from helpers.server.timing import Profile
 
 STREAMS = 100
 REQUESTS = 1000

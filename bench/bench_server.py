@@ -24,8 +24,8 @@ from pathlib import Path
 
 import httpx
 
-from helpers._model import SIMULATED_MODEL
-from helpers._server_process import run_server_process
+from helpers.server.model import SIMULATED_MODEL
+from helpers.server.testing.process import run_server_process
 
 # "Count to 10000." is answered in 38,999 tokens: 39,001 chunks with the role and finish chunks.
 BODY = {

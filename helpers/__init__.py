@@ -10,8 +10,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from helpers._backend import current_backend, get_async_client, get_client
-    from helpers._exercises import (
+    from helpers.backend import current_backend, get_async_client, get_client
+    from helpers.exercises.framework import (
         check_finished_texts,
         check_join_deltas,
         check_pieces_until_blocked,
@@ -20,37 +20,37 @@ if TYPE_CHECKING:
         check_text_and_usage,
         check_time_to_first_token,
     )
-    from helpers._live import LiveView
-    from helpers._metrics import StreamMetrics
-    from helpers._playground import Playground, side_by_side, whole_answer
-    from helpers._plots import plot_arrivals, plot_blocking_vs_streaming, plot_inter_arrival
-    from helpers._recorder import ChunkEvent, Recorder
-    from helpers._usage import show_usage
+    from helpers.live import LiveView
+    from helpers.metrics import StreamMetrics
+    from helpers.playground import Playground, side_by_side, whole_answer
+    from helpers.plots import plot_arrivals, plot_blocking_vs_streaming, plot_inter_arrival
+    from helpers.recorder import ChunkEvent, Recorder
+    from helpers.usage import show_usage
 
     MODEL: str
 
 _HOMES = {
-    "get_client": "helpers._backend",
-    "get_async_client": "helpers._backend",
-    "current_backend": "helpers._backend",
-    "Recorder": "helpers._recorder",
-    "ChunkEvent": "helpers._recorder",
-    "StreamMetrics": "helpers._metrics",
-    "LiveView": "helpers._live",
-    "plot_arrivals": "helpers._plots",
-    "plot_blocking_vs_streaming": "helpers._plots",
-    "plot_inter_arrival": "helpers._plots",
-    "show_usage": "helpers._usage",
-    "Playground": "helpers._playground",
-    "side_by_side": "helpers._playground",
-    "whole_answer": "helpers._playground",
-    "check_reply_text": "helpers._exercises",
-    "check_join_deltas": "helpers._exercises",
-    "check_pieces_until_blocked": "helpers._exercises",
-    "check_finished_texts": "helpers._exercises",
-    "check_time_to_first_token": "helpers._exercises",
-    "check_text_and_usage": "helpers._exercises",
-    "check_response_text_and_usage": "helpers._exercises",
+    "get_client": "helpers.backend",
+    "get_async_client": "helpers.backend",
+    "current_backend": "helpers.backend",
+    "Recorder": "helpers.recorder",
+    "ChunkEvent": "helpers.recorder",
+    "StreamMetrics": "helpers.metrics",
+    "LiveView": "helpers.live",
+    "plot_arrivals": "helpers.plots",
+    "plot_blocking_vs_streaming": "helpers.plots",
+    "plot_inter_arrival": "helpers.plots",
+    "show_usage": "helpers.usage",
+    "Playground": "helpers.playground",
+    "side_by_side": "helpers.playground",
+    "whole_answer": "helpers.playground",
+    "check_reply_text": "helpers.exercises.framework",
+    "check_join_deltas": "helpers.exercises.framework",
+    "check_pieces_until_blocked": "helpers.exercises.framework",
+    "check_finished_texts": "helpers.exercises.framework",
+    "check_time_to_first_token": "helpers.exercises.framework",
+    "check_text_and_usage": "helpers.exercises.framework",
+    "check_response_text_and_usage": "helpers.exercises.framework",
 }
 
 __all__ = [
@@ -82,7 +82,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name == "MODEL":
         # The model depends on the backend, which may have to be asked: resolved on first use.
-        from helpers._backend import resolve_model
+        from helpers.backend import resolve_model
 
         return resolve_model()
     home = _HOMES.get(name)

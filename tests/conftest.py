@@ -6,17 +6,17 @@ import gc
 import json
 import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
-from helpers._embedded import EmbeddedServer
-from helpers._notebooks import embedded_env
+from helpers.server.embedded import EmbeddedServer
+from helpers.tools.notebooks import embedded_env
+from tests.support import DATA
 
 # The schema bundle travels with the tests (tests/data/README.md says where it comes from).
-_SCHEMA_PATH = Path(__file__).parent / "data" / "openai-chat-schemas.json"
+_SCHEMA_PATH = DATA / "openai-chat-schemas.json"
 
 SchemaCheck = Callable[[str, Any], None]
 

@@ -15,7 +15,9 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import REPO
+
+ROOT = REPO
 # conda-forge names that differ from the PyPI distribution they stand for.
 CONDA_TO_PYPI = {"matplotlib-base": "matplotlib"}
 # What conda needs to build the environment, not what the project imports.
@@ -173,7 +175,7 @@ def sources(*patterns: str) -> list[Path]:
 
 
 def test_import_checker_flags_unknown_and_undeclared_modules() -> None:
-    source = "import json\nimport helpers._backend\nfrom openai import OpenAI\nimport sibling\n"
+    source = "import json\nimport helpers.backend\nfrom openai import OpenAI\nimport sibling\n"
     source += "import surely_not_a_module_xyz\nimport yaml\nfrom . import relative\n"
     declared = set(runtime_requirements())
     modules = list(imported_modules(source))

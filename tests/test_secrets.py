@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from helpers import _backend
-from helpers._backend import Backend, select_backend
-from helpers._bench import BenchConfig
-from helpers._embedded import EmbeddedServer
-from helpers._live import LiveView
-from helpers._recorder import Recorder
-from helpers._server import ServerConfig
+from helpers import backend as backend_module
+from helpers.backend import Backend, select_backend
+from helpers.live import LiveView
+from helpers.recorder import Recorder
+from helpers.server.app import ServerConfig
+from helpers.server.embedded import EmbeddedServer
+from helpers.tools.bench import BenchConfig
+from tests.support import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 SOURCE = {".py", ".js", ".ts"}
 BINARY = {".png", ".jpg", ".jpeg", ".gif", ".ico", ".woff", ".woff2", ".pdf", ".zip", ".gz"}
 # OpenAI keys (sk-..., sk-proj-..., sk-svcacct-..., sk-admin-...) and bearer tokens long enough to
@@ -76,13 +76,13 @@ def test_get_client_never_prints_the_key(
     monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
     monkeypatch.setenv("TUTORIAL_BACKEND", "openai")
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    monkeypatch.setattr(_backend, "_current", None)
-    client = _backend.get_client()
+    monkeypatch.setattr(backend_module, "_current", None)
+    client = backend_module.get_client()
     shown = capsys.readouterr().out
     client.close()
     assert "OpenAI API" in shown
     assert FAKE_KEY not in shown
-    backend = _backend.current_backend()
+    backend = backend_module.current_backend()
     for text in (repr(client), repr(backend), backend.describe()):
         assert FAKE_KEY not in text
         assert key_like(text) == []

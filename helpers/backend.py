@@ -1,0 +1,212 @@
+"""Which API the notebooks talk to: an engine at OPENAI_BASE_URL, OpenAI, or the simulation.
+
+Rules, first match wins (TUTORIAL_BACKEND=embedded|openai|compatible forces one; auto or unset
+applies them):
+1. OPENAI_BASE_URL set: an OpenAI-compatible engine (vLLM, llama.cpp, Ollama, LM Studio); the key is
+   optional.
+2. OPENAI_API_KEY set: OpenAI itself.
+3. Otherwise the embedded simulation, started in this process on first use.
+TUTORIAL_MODEL overrides the model; an engine given none is asked for its first model.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import openai
+
+from helpers.server.model import SIMULATED_MODEL
+
+BackendKind = Literal["embedded", "openai", "compatible"]
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+OPENAI_MODEL = "gpt-4o-mini"
+# The client refuses to start without a key; engines that need none get this, which no one could
+# mistake for a real key.
+PLACEHOLDER_KEY = "no-key-needed"
+# Connecting fails fast so an unreachable engine is reported in seconds; reading stays long enough
+# for a slow local engine to write a whole blocking answer.
+CLIENT_TIMEOUT = openai.Timeout(120.0, connect=3.0)
+PROBE_TIMEOUT = openai.Timeout(5.0, connect=3.0)
+
+LABELS: dict[BackendKind, str] = {
+    "embedded": "embedded simulation (offline, no key needed)",
+    "openai": "OpenAI API (key from OPENAI_API_KEY)",
+    "compatible": "OpenAI-compatible engine (OPENAI_BASE_URL)",
+}
+CHOICES = ("auto", "embedded", "openai", "compatible")
+
+
+class BackendError(RuntimeError):
+    """The environment does not describe a backend that can be used."""
+
+
+class EngineUnreachableError(BackendError):
+    """The engine at OPENAI_BASE_URL did not answer."""
+
+
+@dataclass(frozen=True, repr=False)
+class Backend:
+    """One backend: `base_url` is empty until the embedded server starts, `model` until an
+    engine that was given none names its own."""
+
+    kind: BackendKind
+    base_url: str
+    model: str
+    label: str
+    api_key: str
+
+    def __repr__(self) -> str:
+        key = "placeholder" if self.api_key == PLACEHOLDER_KEY else "hidden"
+        return (
+            f"Backend(kind={self.kind!r}, base_url={public_url(self.base_url)!r}, "
+            f"model={self.model!r}, label={self.label!r}, api_key=<{key}>)"
+        )
+
+    def describe(self) -> str:
+        """The one line shown when a client is made; never the key."""
+        return f"Backend: {self.label} · model {self.model} · {public_url(self.base_url)}"
+
+
+def public_url(url: str) -> str:
+    """`url` without user name and password, which some proxies carry in the URL."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port is not None else host
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _setting(environ: Mapping[str, str], name: str) -> str:
+    # An exported but empty variable counts as unset, as in most shells' `VAR= cmd` idiom.
+    return environ.get(name, "").strip()
+
+
+def select_backend(environ: Mapping[str, str]) -> Backend:
+    """The backend `environ` describes; pure: no network, no server start."""
+    base_url = _setting(environ, "OPENAI_BASE_URL")
+    key = _setting(environ, "OPENAI_API_KEY")
+    model = _setting(environ, "TUTORIAL_MODEL")
+    forced = _setting(environ, "TUTORIAL_BACKEND").lower() or "auto"
+    if forced not in CHOICES:
+        raise BackendError(
+            f"TUTORIAL_BACKEND={forced!r} is not a backend: use one of {', '.join(CHOICES)}."
+        )
+    if forced == "auto":
+        forced = "compatible" if base_url else "openai" if key else "embedded"
+    if forced == "compatible":
+        if not base_url:
+            raise BackendError(
+                "TUTORIAL_BACKEND=compatible needs OPENAI_BASE_URL, the engine's address ending "
+                "in /v1 (for example http://localhost:11434/v1 for Ollama)."
+            )
+        return Backend(
+            "compatible", base_url.rstrip("/"), model, LABELS["compatible"], key or PLACEHOLDER_KEY
+        )
+    if forced == "openai":
+        if not key:
+            raise BackendError(
+                "TUTORIAL_BACKEND=openai needs OPENAI_API_KEY: set it to your OpenAI key, or unset "
+                "TUTORIAL_BACKEND to use the embedded simulation."
+            )
+        return Backend("openai", OPENAI_BASE_URL, model or OPENAI_MODEL, LABELS["openai"], key)
+    # The simulation never receives a real key, even when one is set.
+    return Backend("embedded", "", model or SIMULATED_MODEL, LABELS["embedded"], PLACEHOLDER_KEY)
+
+
+def _engine_models(backend: Backend) -> list[str]:
+    """The model ids the engine lists, asked with a short timeout and no retries."""
+    url = public_url(backend.base_url)
+    client = openai.OpenAI(
+        base_url=backend.base_url, api_key=backend.api_key, timeout=PROBE_TIMEOUT, max_retries=0
+    )
+    with client:
+        try:
+            return [model.id for model in client.models.list().data]
+        except openai.APIConnectionError as exc:
+            reason = exc.__cause__ or exc
+            raise EngineUnreachableError(
+                f"Could not reach the engine at {url} ({reason}): check that it is running, and "
+                "that OPENAI_BASE_URL has its host, port and /v1 suffix (for example "
+                "http://localhost:11434/v1 for Ollama, http://localhost:8000/v1 for vLLM)."
+            ) from None
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+            raise BackendError(
+                f"The engine at {url} refused the key (HTTP {exc.status_code}): check "
+                "OPENAI_API_KEY, or unset it if the engine needs no key."
+            ) from None
+        except openai.APIStatusError as exc:
+            if backend.model:
+                # Some engines list nothing but still serve the model they were given.
+                return []
+            raise BackendError(
+                f"The engine at {url} did not list its models (HTTP {exc.status_code}): set "
+                "TUTORIAL_MODEL to the name of the model it serves."
+            ) from None
+
+
+def _connect(backend: Backend) -> Backend:
+    """Fill in what only a running server knows: the embedded URL, an engine's model."""
+    if backend.kind == "embedded":
+        # Imported here: importing helpers must never start a server.
+        from helpers.server.embedded import ensure_embedded_server
+
+        return replace(backend, base_url=ensure_embedded_server())
+    if backend.kind == "compatible":
+        # Asked even when the model is given, so a wrong address fails now, in seconds.
+        models = _engine_models(backend)
+        if backend.model:
+            return backend
+        if not models:
+            raise BackendError(
+                f"The engine at {public_url(backend.base_url)} serves no model yet: load one "
+                "(for example `ollama pull llama3.2`), or set TUTORIAL_MODEL."
+            )
+        return replace(backend, model=models[0])
+    return backend
+
+
+_current: Backend | None = None
+
+
+def _client_options(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    global _current
+    assert not {"base_url", "api_key"} & kwargs.keys(), (
+        "choose the backend with OPENAI_BASE_URL / OPENAI_API_KEY / TUTORIAL_BACKEND, "
+        "not with get_client(base_url=..., api_key=...)"
+    )
+    backend = _connect(select_backend(os.environ))
+    _current = backend
+    print(backend.describe())
+    return {
+        "base_url": backend.base_url,
+        "api_key": backend.api_key,
+        "timeout": CLIENT_TIMEOUT,
+        **kwargs,
+    }
+
+
+def get_client(**kwargs: Any) -> openai.OpenAI:
+    """An `openai.OpenAI` client for the chosen backend; `kwargs` go to the client."""
+    return openai.OpenAI(**_client_options(kwargs))
+
+
+def get_async_client(**kwargs: Any) -> openai.AsyncOpenAI:
+    """An `openai.AsyncOpenAI` client for the chosen backend; `kwargs` go to the client."""
+    return openai.AsyncOpenAI(**_client_options(kwargs))
+
+
+def current_backend() -> Backend:
+    """The backend the last get_client chose, or, before any, the one the environment names."""
+    return _current if _current is not None else select_backend(os.environ)
+
+
+def resolve_model() -> str:
+    """The model the notebooks should ask for (`helpers.MODEL`)."""
+    backend = current_backend()
+    return backend.model or _connect(backend).model

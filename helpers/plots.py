@@ -1,0 +1,160 @@
+"""Figures of when a stream's text arrived.
+
+Each function returns a `matplotlib.figure.Figure` made without pyplot, so no global figure state
+is left behind and a notebook cell that ends on the call shows the figure exactly once. In
+IPython a PNG formatter is registered for figures if none is (as when MPLBACKEND=Agg).
+"""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING, Any
+
+from matplotlib.figure import Figure
+
+from helpers.server.tokens import count_tokens
+
+if TYPE_CHECKING:
+    from helpers.recorder import Recorder
+
+__all__ = ["plot_arrivals", "plot_blocking_vs_streaming", "plot_inter_arrival"]
+
+_WAIT_COLOR = "#c8c8c8"
+_TEXT_COLOR = "#1f77b4"
+_MARK_COLOR = "#d62728"
+_X_LABEL = "seconds since the request"
+_BAR = 0.5
+
+
+def plot_arrivals(recorder: Recorder) -> Figure:
+    """Cumulative tokens received over time, with the first token marked."""
+    figure, ax = _figure((8, 3.5))
+    times, totals = [0.0], [0]
+    for event in recorder.events:
+        if event.text:
+            times.append(event.seconds)
+            totals.append(totals[-1] + count_tokens(event.text))
+    ax.step(times, totals, where="post", color=_TEXT_COLOR)
+    ax.set_xlabel(_X_LABEL)
+    ax.set_ylabel("tokens received")
+    ax.set_title("When the tokens arrived")
+    ttft = recorder.ttft
+    if ttft is None:
+        _note(ax, "no text arrived")
+    else:
+        ax.axvline(ttft, color=_MARK_COLOR, linestyle="--")
+        ax.annotate(
+            f"first token {ttft:.2f} s",
+            (ttft, totals[-1]),
+            xytext=(6, -12),
+            textcoords="offset points",
+            color=_MARK_COLOR,
+        )
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
+    return figure
+
+
+def plot_blocking_vs_streaming(blocking_seconds: float, recorder: Recorder) -> Figure:
+    """When a reader could start reading, and when everything was there, with and without
+    streaming; `blocking_seconds` is how long the same request took without `stream=True`."""
+    assert blocking_seconds >= 0, f"a duration cannot be negative: {blocking_seconds}"
+    metrics = recorder.metrics
+    figure, ax = _figure((8, 3))
+    ax.barh(1, blocking_seconds, height=_BAR, color=_WAIT_COLOR, label="waiting, nothing to read")
+    ax.plot([blocking_seconds], [1], "o", color=_MARK_COLOR)
+    ax.annotate(
+        f"all at once: {blocking_seconds:.2f} s",
+        (blocking_seconds, 1),
+        xytext=(8, -4),
+        textcoords="offset points",
+    )
+    if metrics.ttft is not None and metrics.e2e is not None:
+        ax.barh(0, metrics.ttft, height=_BAR, color=_WAIT_COLOR)
+        ax.barh(
+            0,
+            metrics.e2e - metrics.ttft,
+            height=_BAR,
+            left=metrics.ttft,
+            color=_TEXT_COLOR,
+            label="text arriving, readable",
+        )
+        ax.plot([metrics.ttft, metrics.e2e], [0, 0], "o", color=_MARK_COLOR)
+        ax.annotate(
+            f"first words {metrics.ttft:.2f} s",
+            (metrics.ttft, -_BAR / 2),
+            xytext=(0, -4),
+            textcoords="offset points",
+            ha="center",
+            va="top",
+        )
+        ax.annotate(
+            f"all there {metrics.e2e:.2f} s",
+            (metrics.e2e, 0),
+            xytext=(8, -4),
+            textcoords="offset points",
+        )
+    else:
+        _note(ax, "the stream brought no text")
+    end = max(blocking_seconds, metrics.e2e or 0.0)
+    ax.set_xlim(0, end * 1.3 or 1.0)
+    ax.set_ylim(-0.8, 1.9)
+    ax.set_yticks([0, 1], ["streaming", "blocking"])
+    ax.set_xlabel(_X_LABEL)
+    ax.set_title("When could the reader start?")
+    ax.legend(loc="upper left", ncols=2, fontsize="small", frameon=False)
+    return figure
+
+
+def plot_inter_arrival(recorder: Recorder) -> Figure:
+    """Histogram of the gaps between chunks (ITL), with the median and p95 marked."""
+    metrics = recorder.metrics
+    gaps = [gap * 1000 for gap in metrics.itl]
+    figure, ax = _figure((8, 3.5))
+    ax.set_xlabel("time between chunks (ms)")
+    ax.set_ylabel("chunks")
+    ax.set_title("Gaps between chunks")
+    if not gaps:
+        _note(ax, "fewer than two chunks with text")
+        return figure
+    ax.hist(gaps, bins=min(50, max(10, len(gaps) // 5)), color=_TEXT_COLOR)
+    for name, value, style in (
+        ("median", metrics.itl_median, "--"),
+        ("p95", metrics.itl_p95, ":"),
+    ):
+        assert value is not None
+        label = f"{name} {value * 1000:.1f} ms"
+        ax.axvline(value * 1000, color=_MARK_COLOR, linestyle=style, label=label)
+    ax.legend(fontsize="small")
+    return figure
+
+
+def _figure(size: tuple[float, float]) -> tuple[Figure, Any]:
+    _register_png_formatter()
+    figure = Figure(figsize=size, layout="constrained")
+    return figure, figure.add_subplot()
+
+
+def _note(ax: Any, text: str) -> None:
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="gray")
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
+
+def _register_png_formatter() -> None:
+    # matplotlib-inline registers its own formatter once pyplot is imported under the inline
+    # backend; without it (MPLBACKEND=Agg, or no pyplot) a returned Figure would show as text.
+    from IPython.core.interactiveshell import InteractiveShell
+
+    if not InteractiveShell.initialized():
+        return
+    display = InteractiveShell.instance().display_formatter
+    if display is None:
+        return
+    formatter = display.formatters["image/png"]
+    if formatter.for_type(Figure) is None:
+        formatter.for_type(Figure, _png)

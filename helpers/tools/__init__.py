@@ -1,0 +1,1 @@
+"""Tools: the command line, the benchmark, notebook regeneration."""

@@ -1,0 +1,170 @@
+"""The command line: `python -m helpers serve` runs the simulated OpenAI API in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+__all__ = ["SUBCOMMANDS", "Subcommand", "main"]
+
+TOKEN_ENV = "TUTORIAL_SERVER_TOKEN"
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """One `python -m helpers NAME`: its help line, its arguments and what it runs."""
+
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+def _configure_serve(parser: argparse.ArgumentParser) -> None:
+    from helpers.server.timing import PROFILES
+
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get(TOKEN_ENV),
+        help=f"bearer token clients must send as their API key (default: ${TOKEN_ENV}); "
+        "required to listen beyond loopback",
+    )
+    parser.add_argument("--profile", choices=PROFILES, default="realistic", help="latency profile")
+    parser.add_argument(
+        "--max-streams",
+        type=_positive,
+        default=200,
+        help="completions answered at once; one more gets a 429 asking to retry (200)",
+    )
+    parser.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="print one line per request on stdout, without headers or query strings (on)",
+    )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from helpers.server.embedded import EmbeddedServer, UnsafeBindError
+    from helpers.server.model import SIMULATED_MODEL
+
+    try:
+        server = EmbeddedServer(
+            args.host,
+            args.port,
+            token=args.token,
+            profile=args.profile,
+            max_streams=args.max_streams,
+            access_log=args.access_log,
+        )
+    except UnsafeBindError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.access_log:
+        _log_access_to_stdout()
+
+    def announce(base_url: str) -> None:
+        guard = "; clients must send the token as their API key" if args.token else ""
+        # The token itself is never printed: terminals end up in screenshots and logs.
+        print(
+            f"Simulated OpenAI API at {base_url} (model {SIMULATED_MODEL}, profile "
+            f"{args.profile}{guard}). Ctrl-C stops it.",
+            flush=True,
+        )
+
+    # SIGTERM (systemd, docker stop, kill) stops as gently as Ctrl-C: open streams finish at once,
+    # then "Stopped." and exit status 0. uvicorn handles it while serving, then raises it again.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        server.serve_forever(announce)
+    except OSError as error:
+        print(f"error: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        # uvicorn has already shut down gracefully and re-raised the Ctrl-C.
+        pass
+    print("Stopped.", flush=True)
+    return 0
+
+
+def _log_access_to_stdout() -> None:
+    from helpers.server.embedded import ACCESS_LOGGER
+
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    logger = logging.getLogger(ACCESS_LOGGER)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+def _configure_bench(parser: argparse.ArgumentParser) -> None:
+    from helpers.tools.bench import configure
+
+    configure(parser)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from helpers.tools.bench import run
+
+    return run(args)
+
+
+def _configure_notebooks(parser: argparse.ArgumentParser) -> None:
+    from helpers.tools.notebooks import configure
+
+    configure(parser)
+
+
+def _notebooks(args: argparse.Namespace) -> int:
+    from helpers.tools.notebooks import run
+
+    return run(args)
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "serve": Subcommand(
+        "run the simulated OpenAI-compatible API server", _configure_serve, _serve
+    ),
+    "bench": Subcommand(
+        "measure TTFT, ITL, TPOT, E2E and throughput of an OpenAI-compatible endpoint",
+        _configure_bench,
+        _bench,
+    ),
+    "notebooks": Subcommand(
+        "re-run the lesson notebooks on the embedded backend and save their outputs",
+        _configure_notebooks,
+        _notebooks,
+    ),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse `argv` (default: sys.argv[1:]), run the chosen subcommand, return its exit status."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, subcommand in SUBCOMMANDS.items():
+        sub = commands.add_parser(name, help=subcommand.help, description=subcommand.help)
+        # Only the chosen subcommand is configured: some import slow modules to do so (nbformat,
+        # openai), and `serve` should start at once.
+        if arguments[:1] == [name]:
+            subcommand.configure(sub)
+        sub.set_defaults(run=subcommand.run)
+    args = parser.parse_args(arguments)
+    status: int = args.run(args)
+    return status
+

@@ -1,0 +1,450 @@
+"""The live view: throttled updates, the final state, escaping, choices, errors and its reprs."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import threading
+import time
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from helpers.live import FRAME_SECONDS, REPR, LiveView, explain_error
+from helpers.server.embedded import EmbeddedServer
+from helpers.server.model import SIMULATED_MODEL
+from tests.support.streams import (
+    Reply,
+    ScriptedServer,
+    async_mock_client,
+    chunk,
+    loopback_client,
+    mock_client,
+    open_stream,
+    sse,
+    usage,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+_TEXT = re.compile(
+    r"<div class='streaming-lab-live-text' data-choice='(\d+)'[^>]*>(.*?)</div>", re.S
+)
+_STATUS = re.compile(r"<div class='streaming-lab-live-status'[^>]*>(.*?)</div>", re.S)
+
+
+@pytest.fixture(autouse=True)
+def outside_ipython(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The view prints its final text when no IPython shell runs: these tests read it there,
+    even if another test of the session started a shell."""
+    monkeypatch.setattr("helpers.live._in_ipython", lambda: False)
+
+
+def shown_texts(view: LiveView) -> dict[int, str]:
+    """The text each choice's pane shows, unescaped."""
+    return {int(index): html.unescape(text) for index, text in _TEXT.findall(view.value)}
+
+
+def shown_status(view: LiveView) -> str:
+    match = _STATUS.search(view.value)
+    assert match is not None
+    return html.unescape(match.group(1))
+
+
+class Updates:
+    """Records the widget's value changes (each one a message to the browser) and their times."""
+
+    def __init__(self, view: LiveView) -> None:
+        self.values: list[tuple[float, str]] = []
+        view.observe(self._changed, names="value")
+
+    @property
+    def count(self) -> int:
+        return len(self.values)
+
+    def _changed(self, change: dict[str, Any]) -> None:
+        self.values.append((time.perf_counter(), change["new"]))
+
+
+def follow_all(view: LiveView, client: openai.OpenAI, **kwargs: Any) -> list[Any]:
+    with open_stream(client, **kwargs) as stream:
+        return list(view.follow(stream))
+
+
+def test_ten_thousand_instant_chunks_are_throttled_and_end_whole(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pieces = [f"t{i} " for i in range(10_000)]
+    body = sse(
+        chunk("", role="assistant"), *(chunk(p) for p in pieces), chunk(finish_reason="stop")
+    )
+    view = LiveView(backend_label="test")
+    updates = Updates(view)
+    started = time.perf_counter()
+    chunks = follow_all(view, mock_client(body))
+    took = time.perf_counter() - started
+    assert len(chunks) == 10_002
+    # One refresh per frame at most, plus the first "streaming" state and the final one.
+    assert updates.count <= took / FRAME_SECONDS + 3
+    assert updates.count < 1_000
+    assert shown_texts(view) == {0: "".join(pieces)}
+    assert "done" in shown_status(view)
+    assert capsys.readouterr().out == "".join(pieces) + "\n"
+
+
+def test_embedded_instant_stream_final_state_and_rate(embedded_server: EmbeddedServer) -> None:
+    client = loopback_client(embedded_server.base_url)
+    view = LiveView(backend_label="embedded simulation")
+    updates = Updates(view)
+    started = time.perf_counter()
+    follow_all(
+        view,
+        client,
+        model=SIMULATED_MODEL,
+        messages=[{"role": "user", "content": "Count to 1000."}],
+        stream_options={"include_usage": True},
+    )
+    took = time.perf_counter() - started
+    expected = ", ".join(str(n) for n in range(1, 1001))
+    assert shown_texts(view) == {0: expected}
+    assert updates.count <= took / FRAME_SECONDS + 3
+    status = shown_status(view)
+    assert status.startswith("embedded simulation · done · ")
+    assert view.recorder.usage is not None
+    assert f"· {view.recorder.usage.completion_tokens} tokens ·" in status
+    assert "tokens/s" in status
+    assert view.recorder.problems == []
+
+
+def test_a_stalled_stream_still_shows_what_arrived() -> None:
+    """Text that arrives just after a refresh must not wait for the next chunk to be shown."""
+    parts = [sse(chunk("a"), done=False), sse(chunk("b"), done=False), sse(chunk("c"))]
+    with ScriptedServer(parts, delays=[0.0, 0.005, 0.6]) as server:
+        view = LiveView(backend_label="test")
+        view.recorder.start()
+        updates = Updates(view)
+        follow_all(view, server.client())
+    start = time.perf_counter() - view.recorder.elapsed()
+    arrived = {event.text: start + event.seconds for event in view.recorder.events}
+    assert arrived["c"] - arrived["b"] > 0.5
+    shown_ab = [at for at, value in updates.values if "<div" in value and "ab</div>" in value]
+    assert shown_ab, "the text before the stall was never shown"
+    # Within a frame plus one poll of its arrival, long before the stall ended.
+    assert shown_ab[0] - arrived["b"] < FRAME_SECONDS + 0.1
+    assert shown_texts(view) == {0: "abc"}
+
+
+def test_model_output_is_escaped() -> None:
+    hostile = "<script>alert(1)</script><img src=x onerror=alert(2)> & done"
+    view = LiveView(title="<b>title</b>", backend_label="<i>label</i>")
+    follow_all(view, mock_client(sse(chunk(hostile), chunk(finish_reason="stop"))))
+    assert "<script" not in view.value
+    assert "<img" not in view.value
+    assert "<b>title" not in view.value and "<i>label" not in view.value
+    assert shown_texts(view) == {0: hostile}
+
+
+def test_several_choices_side_by_side(capsys: pytest.CaptureFixture[str]) -> None:
+    body = sse(
+        chunk("", index=0, role="assistant"),
+        chunk("", index=1, role="assistant"),
+        chunk("Left", index=0),
+        chunk("Right", index=1),
+        chunk(index=0, finish_reason="stop"),
+        chunk(index=1, finish_reason="stop"),
+    )
+    view = LiveView(backend_label="test")
+    follow_all(view, mock_client(body), n=2)
+    assert shown_texts(view) == {0: "Left", 1: "Right"}
+    assert "display:flex" in view.value
+    assert capsys.readouterr().out == "[choice 0]\nLeft\n\n[choice 1]\nRight\n"
+
+
+def test_reprs_speak_to_a_learner() -> None:
+    view = LiveView(backend_label="test")
+    assert repr(view) == REPR
+    bundle = view._repr_mimebundle_()
+    assert bundle is not None
+    assert bundle["text/plain"] == REPR
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "streaming-lab-live" in view._dom_classes
+    assert "HTML(" not in REPR
+
+
+def test_status_marks_an_estimate_when_no_usage_came() -> None:
+    view = LiveView(backend_label="test")
+    follow_all(view, mock_client(sse(chunk("one two three"), chunk(finish_reason="stop"))))
+    assert "≈3 tokens" in shown_status(view)
+
+    exact = LiveView(backend_label="test")
+    body = sse(chunk("one two three"), chunk(finish_reason="stop", usage=usage(4, 7)))
+    follow_all(exact, mock_client(body))
+    assert "· 7 tokens ·" in shown_status(exact)
+
+
+def test_default_label_comes_from_the_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No client made yet (another test may have made one): the environment decides.
+    monkeypatch.setattr("helpers.backend._current", None)
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "TUTORIAL_BACKEND"):
+        monkeypatch.delenv(name, raising=False)
+    assert shown_status(LiveView()).startswith("embedded simulation · waiting")
+    monkeypatch.setenv("TUTORIAL_BACKEND", "nonsense")
+    assert shown_status(LiveView()).startswith("backend not configured")
+
+
+def test_silent_failures_are_shown_beside_the_text(capsys: pytest.CaptureFixture[str]) -> None:
+    view = LiveView(backend_label="test")
+    follow_all(view, mock_client(sse(chunk("cut"), done=False)))
+    assert "No finish_reason" in view.value
+    assert "[DONE]" in view.value
+    out = capsys.readouterr().out
+    assert out.startswith("cut\n\nNo finish_reason")
+
+
+def test_mid_stream_error_is_one_sentence_beside_the_partial_text(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    error = {"error": {"code": 500, "message": "engine crashed", "type": "server_error"}}
+    view = LiveView(backend_label="test")
+    after = follow_all(view, mock_client(sse(chunk("Half"), chunk(" done"), error)))
+    assert len(after) == 2
+    assert shown_texts(view) == {0: "Half done"}
+    assert "error" in shown_status(view)
+    sentence = explain_error(view.recorder.error or Exception(), 2)
+    assert html.escape(sentence) in view.value
+    assert "engine crashed" in sentence and "(500)" in sentence
+    assert view.recorder.metrics.ttft is not None
+    assert capsys.readouterr().out == f"Half done\n\n{sentence}\n"
+
+
+def test_errors_raise_shows_then_raises() -> None:
+    error = {"error": {"message": "boom"}}
+    view = LiveView(backend_label="test", errors="raise")
+    with pytest.raises(openai.APIError, match="boom"):
+        follow_all(view, mock_client(sse(chunk("x"), error)))
+    assert "boom" in view.value
+    assert shown_texts(view) == {0: "x"}
+
+
+def test_connection_dropped_mid_stream() -> None:
+    reply = Reply([sse(chunk("part"), done=False)], fail=httpx.RemoteProtocolError("gone"))
+    view = LiveView(backend_label="test")
+    follow_all(view, mock_client(reply))
+    assert "The connection broke after 1 chunks" in view.value
+    assert shown_texts(view) == {0: "part"}
+
+
+def test_embedded_disconnect_and_error_event(embedded_server: EmbeddedServer) -> None:
+    client = loopback_client(embedded_server.base_url)
+    ask = {"model": SIMULATED_MODEL, "messages": [{"role": "user", "content": "Count to 50."}]}
+    for fault, words in [("disconnect", "connection broke"), ("error_event", "in the middle")]:
+        view = LiveView(backend_label="test")
+        simulation = {"simulation": {"fault": fault, "after_chunks": 6}}
+        follow_all(view, client, extra_body=simulation, **ask)
+        assert words in view.value
+        shown = shown_texts(view)[0]
+        assert shown == view.recorder.text
+        assert shown and ", ".join(str(n) for n in range(1, 51)).startswith(shown)
+        assert view.recorder.chunk_count == 6
+        assert view.recorder.error is not None
+
+
+@pytest.mark.parametrize(
+    ("simulation", "words"),
+    [
+        ({"fault": "rate_limit", "retry_after": 2}, "wait 2 s"),
+        ({"fault": "unauthorized"}, "401 Unauthorized"),
+        ({"fault": "server_error"}, "HTTP 500"),
+    ],
+)
+def test_errors_raised_by_create_are_caught_by_the_view(
+    embedded_server: EmbeddedServer, simulation: dict[str, Any], words: str
+) -> None:
+    client = loopback_client(embedded_server.base_url)
+    view = LiveView(backend_label="test")
+    with view, open_stream(client, model=SIMULATED_MODEL, extra_body={"simulation": simulation}):
+        raise AssertionError("create() should have raised")
+    assert words in view.value
+    assert "error" in shown_status(view)
+    assert isinstance(view.recorder.error, openai.APIStatusError)
+
+
+def test_unknown_model_is_explained(embedded_server: EmbeddedServer) -> None:
+    client = loopback_client(embedded_server.base_url)
+    view = LiveView(backend_label="test")
+    with view, open_stream(client, model="no-such-model"):
+        pass
+    assert "404 model_not_found" in view.value
+
+
+def test_view_as_context_manager_lets_other_errors_through() -> None:
+    view = LiveView(backend_label="test", errors="show")
+    with pytest.raises(ValueError), view:
+        raise ValueError("a bug in the learner's loop")
+    assert "ValueError" in view.value
+
+    strict = LiveView(backend_label="test", errors="raise")
+    with pytest.raises(openai.APIConnectionError), strict:
+        open_stream(loopback_client("http://127.0.0.1:9/v1"))
+    assert "Could not reach the server" in strict.value
+
+
+def test_timeout_is_explained() -> None:
+    parts = [sse(chunk("slow"), done=False), sse(chunk(finish_reason="stop"))]
+    with ScriptedServer(parts, delays=[0.0, 3.0]) as server:
+        view = LiveView(backend_label="test")
+        follow_all(view, server.client(timeout=0.3))
+    assert "timed out after 1 chunks" in view.value
+    assert shown_texts(view) == {0: "slow"}
+
+
+def test_leaving_the_loop_early_stops_the_view() -> None:
+    body = sse(*(chunk(f"{i} ") for i in range(50)), chunk(finish_reason="stop"))
+    view = LiveView(backend_label="test")
+    with open_stream(mock_client(body)) as stream:
+        for position, _ in enumerate(view.follow(stream)):
+            if position == 4:
+                break
+    assert "stopped" in shown_status(view)
+    assert shown_texts(view) == {0: "0 1 2 3 4 "}
+    assert view.recorder.stopped
+
+
+def _tickers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "live-view-ticker"]
+
+
+def test_the_ticker_thread_ends_with_the_stream() -> None:
+    """Whether the stream ends, the loop is left early or the learner's loop body fails inside
+    `with view:`, no refresh thread is left running."""
+    body = sse(*(chunk(f"{i} ") for i in range(20)), chunk(finish_reason="stop"))
+    follow_all(LiveView(backend_label="test"), mock_client(body))
+    assert _tickers() == []
+
+    with open_stream(mock_client(body)) as stream:
+        for _ in LiveView(backend_label="test").follow(stream):
+            break
+    assert _tickers() == []
+
+    view = LiveView(backend_label="test")
+    kept: list[Any] = []
+    with pytest.raises(ValueError), view, open_stream(mock_client(body)) as stream:
+        kept.append(follow := view.follow(stream))
+        for _ in follow:
+            raise ValueError("a bug in the learner's loop")
+    assert kept and _tickers() == []
+    assert "ValueError" in view.value
+
+
+def test_a_view_follows_one_stream() -> None:
+    view = LiveView(backend_label="test")
+    follow_all(view, mock_client(sse(chunk("a"), chunk(finish_reason="stop"))))
+    with pytest.raises(AssertionError, match="one stream"):
+        follow_all(view, mock_client(sse(chunk("a"))))
+    with pytest.raises(AssertionError, match="'show' or 'raise'"):
+        LiveView(errors="loud")  # type: ignore[arg-type]
+
+
+def test_async_follow(capsys: pytest.CaptureFixture[str]) -> None:
+    pieces = [f"{i}, " for i in range(300)]
+    body = sse(*(chunk(p) for p in pieces), chunk(finish_reason="stop"))
+
+    async def run() -> tuple[LiveView, int]:
+        client = async_mock_client(body)
+        view = LiveView(backend_label="test")
+        updates = Updates(view)
+        stream = await client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        async with stream:
+            received = [c async for c in view.afollow(stream)]
+        await client.close()
+        assert len(received) == 301
+        return view, updates.count
+
+    view, count = asyncio.run(run())
+    assert shown_texts(view) == {0: "".join(pieces)}
+    assert count >= 2
+    assert view.recorder.done_seen is True
+    assert capsys.readouterr().out == "".join(pieces) + "\n"
+
+
+def test_async_follow_shows_mid_stream_errors() -> None:
+    async def run() -> LiveView:
+        client = async_mock_client(sse(chunk("so far"), {"error": {"message": "nope"}}))
+        view = LiveView(backend_label="test")
+        stream = await client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        async for _ in view.afollow(stream):
+            pass
+        await client.close()
+        return view
+
+    view = asyncio.run(run())
+    assert "nope" in view.value
+    assert shown_texts(view) == {0: "so far"}
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "words"),
+    [
+        (429, {"error": {"code": "insufficient_quota", "message": "q"}}, {}, "no quota"),
+        (429, {"error": {"code": "rate_limit_exceeded", "message": "r"}}, {}, "wait a little"),
+        (404, {"error": {"code": None, "message": "nothing"}}, {}, "ends in /v1"),
+        (400, {"error": {"message": "Unsupported parameter: 'max_tokens'"}}, {}, "max_tokens"),
+        (503, {"error": {"message": "down"}}, {}, "HTTP 503"),
+        (401, {"error": {"message": "Wrong API key: sk-" + "abc1234567890"}}, {}, "401"),
+    ],
+)
+def test_explain_status_errors(
+    status: int, body: dict[str, Any], headers: dict[str, str], words: str
+) -> None:
+    reply = Reply([httpx.Response(status, json=body).content], status, headers=headers)
+    with pytest.raises(openai.APIStatusError) as raised:
+        open_stream(mock_client(reply))
+    sentence = explain_error(raised.value)
+    assert words in sentence
+    assert "sk-abc" not in sentence
+    assert sentence.endswith(".")
+
+
+def test_explain_hides_keys_echoed_in_messages() -> None:
+    body = {"error": {"message": "Bad key sk-" + "proj-ABCDEF123456 given"}}
+    reply = Reply([httpx.Response(400, json=body).content], 400)
+    with pytest.raises(openai.BadRequestError) as raised:
+        open_stream(mock_client(reply))
+    sentence = explain_error(raised.value)
+    assert "ABCDEF" not in sentence
+    assert "[key hidden]" in sentence
+
+
+def test_cancelling_an_async_follow_stops_the_view(capsys: pytest.CaptureFixture[str]) -> None:
+    async def run() -> LiveView:
+        reply = Reply([sse(chunk("early"), done=False), sse(chunk(" late"))], delays=[0.0, 10.0])
+        client = async_mock_client(reply)
+        view = LiveView(backend_label="test")
+        stream = await client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+
+        async def consume() -> None:
+            async for _ in view.afollow(stream):
+                pass
+
+        task = asyncio.create_task(consume())
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await client.close()
+        return view
+
+    view = asyncio.run(asyncio.wait_for(run(), 5))
+    assert "stopped" in shown_status(view)
+    assert shown_texts(view) == {0: "early"}
+    assert view.recorder.stopped
+    assert capsys.readouterr().out.startswith("early\n\nStopped")

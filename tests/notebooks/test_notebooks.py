@@ -1,0 +1,377 @@
+"""The lesson notebooks: shaped like lessons, fresh against a re-run, and runnable on any engine."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Iterator
+
+import nbformat
+import pytest
+from nbformat import NotebookNode
+from nbval.plugin import get_sanitize_patterns
+
+from helpers.tools.notebooks import (
+    NOTEBOOK_DIR,
+    NOTEBOOKS,
+    SANITIZE_FILE,
+    WIDGET_VIEW,
+    check_fresh,
+    comparable,
+    differences,
+    embedded_env,
+    execute,
+    main,
+    normalise,
+    read,
+    read_sanitizers,
+    sanitize,
+)
+from helpers.server.testing.process import run_server_process
+
+pytestmark = pytest.mark.notebook
+
+MAX_CODE_LINES = 10
+# Things that must never be committed in an output, each with the reason.
+FORBIDDEN_OUTPUT = {
+    r"0x[0-9a-fA-F]{6,}": "a memory address, different on every run",
+    r"(?<![\w.])/(?:home|root|tmp|work|Users|usr|opt|var)/": "an absolute path of this machine",
+    r"[A-Za-z]:\\\\": "an absolute Windows path",
+    r"\bsk-[A-Za-z0-9_-]{8,}": "something shaped like an API key",
+    r"Bearer\s+\S": "an authorization header",
+}
+NUMBERED_ITEM = re.compile(r"^\d+\. (.+)$", re.MULTILINE)
+# A duration or a rate written in prose, e.g. "1.9 s", "300 ms", "2 seconds", "40 tokens/s".
+QUOTED_FIGURE = re.compile(r"\b\d+(?:\.\d+)? ?(?:s|ms|seconds?|milliseconds?|tokens/s)\b")
+
+
+def _markdown(nb: NotebookNode) -> list[str]:
+    return [cell.source for cell in nb.cells if cell.cell_type == "markdown"]
+
+
+def _code(nb: NotebookNode) -> list[NotebookNode]:
+    return [cell for cell in nb.cells if cell.cell_type == "code"]
+
+
+def _section(nb: NotebookNode, heading: str) -> str:
+    matches = [text for text in _markdown(nb) if text.startswith(f"## {heading}\n")]
+    assert len(matches) == 1, f"expected one '## {heading}' cell, found {len(matches)}"
+    return matches[0]
+
+
+def _numbered_sections(nb: NotebookNode) -> list[str]:
+    headings = re.findall(r"^## \d+\. (.+)$", "\n".join(_markdown(nb)), re.MULTILINE)
+    return headings
+
+
+@functools.cache
+def _lesson(name: str) -> NotebookNode:
+    return read(NOTEBOOK_DIR / name)
+
+
+@pytest.fixture(params=NOTEBOOKS)
+def name(request: pytest.FixtureRequest) -> str:
+    lesson: str = request.param
+    return lesson
+
+
+@pytest.fixture
+def notebook(name: str) -> NotebookNode:
+    return _lesson(name)
+
+
+# --- shape -------------------------------------------------------------------------------------
+
+
+def test_single_title_first(notebook: NotebookNode) -> None:
+    titles = re.findall(r"^# .+$", "\n".join(_markdown(notebook)), re.MULTILINE)
+    assert len(titles) == 1, titles
+    assert notebook.cells[0].cell_type == "markdown"
+    assert notebook.cells[0].source.startswith("# ")
+
+
+def test_overview_lists_the_numbered_sections(notebook: NotebookNode) -> None:
+    overview = NUMBERED_ITEM.findall(_section(notebook, "What you will learn"))
+    assert overview == _numbered_sections(notebook)
+    assert len(overview) >= 3
+    assert overview[-1].startswith("Exercise: ")
+
+
+def test_summary_echoes_the_overview(notebook: NotebookNode) -> None:
+    summary = NUMBERED_ITEM.findall(_section(notebook, "Summary"))
+    assert len(summary) == len(_numbered_sections(notebook))
+
+
+def test_prerequisites_table(notebook: NotebookNode) -> None:
+    text = _section(notebook, "Prerequisites")
+    assert "| Concept | Importance | Notes |" in text
+    assert re.search(r"\| (Necessary|Helpful) \|", text)
+    assert re.search(r"\*\*Time to learn\*\*: \d+ minutes", text)
+
+
+def test_sections_come_in_lesson_order(notebook: NotebookNode) -> None:
+    headings = re.findall(r"^## (.+)$", "\n".join(_markdown(notebook)), re.MULTILINE)
+    fixed = ["What you will learn", "Prerequisites", "Set-up"]
+    assert headings[:3] == fixed
+    assert headings[-3:] == ["Summary", "What's next", "Resources"]
+    assert headings[3:-3] == [
+        f"{number}. {title}" for number, title in enumerate(_numbered_sections(notebook), 1)
+    ]
+
+
+def test_one_setup_cell_imports_helpers_and_makes_the_client(notebook: NotebookNode) -> None:
+    cells = _code(notebook)
+    first = cells[0].source
+    assert re.search(r"^from helpers import ", first, re.MULTILINE)
+    assert first.rstrip().endswith("client = get_client()")
+    later_imports = [c.source for c in cells[1:] if re.search(r"^(from|import) ", c.source, re.M)]
+    assert later_imports == []
+    backend_line = "".join(o.get("text", "") for o in cells[0].outputs)
+    assert backend_line.startswith("Backend: embedded simulation"), backend_line
+
+
+def test_exercise_has_check_help_and_hidden_self_test(notebook: NotebookNode) -> None:
+    sources = [cell.source for cell in _code(notebook)]
+    checks = [s for s in sources if re.search(r"^check_\w+\(\w+\)$", s, re.MULTILINE)]
+    assert len(checks) == 1
+    name = re.findall(r"^check_(\w+)\(", checks[0], re.MULTILINE)[0]
+    assert f"def {name}(" in checks[0] and "return ...  #" in checks[0]
+    assert f"# check_{name}.hint()\n# check_{name}.solution()" in sources
+    hidden = [
+        cell
+        for cell in _code(notebook)
+        if cell.metadata.get("jupyter", {}).get("source_hidden")
+        and "self-test" in cell.metadata.get("tags", [])
+    ]
+    assert len(hidden) == 1
+    assert f"assert not check_{name}(" in hidden[0].source
+    assert f"assert check_{name}(check_{name}.reference()).correct" in hidden[0].source
+    # The committed notebook shows the untouched exercise: a kind "not attempted yet".
+    (check_cell,) = [cell for cell in _code(notebook) if cell.source == checks[0]]
+    shown = check_cell.outputs[-1].data["text/plain"]
+    assert shown.startswith("Not attempted yet: "), shown
+
+
+def test_whats_next_links_onwards(name: str, notebook: NotebookNode) -> None:
+    text = _section(notebook, "What's next")
+    index = NOTEBOOKS.index(name)
+    if index + 1 < len(NOTEBOOKS):
+        assert f"]({NOTEBOOKS[index + 1]})" in text
+    else:
+        assert re.search(r"\]\([^)]+\)", text)
+
+
+def test_kernelspec_and_sequential_execution(notebook: NotebookNode) -> None:
+    assert notebook.metadata.kernelspec.name == "python3"
+    assert "widgets" not in notebook.metadata
+    assert "version" not in notebook.metadata.get("language_info", {})
+    counts = [cell.execution_count for cell in _code(notebook)]
+    assert counts == list(range(1, len(counts) + 1))
+
+
+def test_outputs_hold_nothing_volatile_secret_or_broken(notebook: NotebookNode) -> None:
+    for number, cell in enumerate(_code(notebook), 1):
+        for output in cell.outputs:
+            assert output.output_type != "error", f"code cell {number} raised"
+            assert output.get("name") != "stderr", f"code cell {number} wrote to stderr"
+            assert WIDGET_VIEW not in output.get("data", {}), f"code cell {number}: widget view"
+            text = nbformat.writes(nbformat.from_dict({"o": output}))
+            for pattern, why in FORBIDDEN_OUTPUT.items():
+                assert not re.search(pattern, text), f"code cell {number} shows {why}"
+
+
+def test_code_cells_are_short(notebook: NotebookNode) -> None:
+    def lines(source: str) -> int:
+        return sum(1 for line in source.splitlines() if line.strip())
+
+    assert [c.source for c in _code(notebook) if lines(c.source) > MAX_CODE_LINES] == []
+
+
+def test_prose_quotes_no_figure_it_did_not_measure(notebook: NotebookNode) -> None:
+    """Figures belong in outputs; prose may only give the simulation's own, as "about …"."""
+    for text in _markdown(notebook):
+        for match in QUOTED_FIGURE.finditer(text):
+            before = text[max(0, match.start() - 60) : match.start()]
+            assert "embedded backend" in before and "about" in before, (
+                f"unmeasured figure {match.group()!r} in: {text[:80]!r}"
+            )
+
+
+def test_lesson_code_uses_the_openai_client(notebook: NotebookNode) -> None:
+    code = "\n".join(cell.source for cell in _code(notebook))
+    assert "client.chat.completions.create(" in code
+    assert "model=MODEL" in code
+    assert "temperature=0" in code
+
+
+def test_streaming_lessons_stream_inside_with_blocks() -> None:
+    for lesson in NOTEBOOKS[1:]:
+        code = "\n".join(cell.source for cell in _code(_lesson(lesson)))
+        assert "stream=True" in code, lesson
+        assert re.search(r"^with client\.chat\.completions\.create\(", code, re.MULTILINE), lesson
+    usage = "\n".join(cell.source for cell in _code(_lesson("04_usage.ipynb")))
+    assert 'stream_options={"include_usage": True}' in usage
+
+
+def test_lessons_use_the_source_prompts() -> None:
+    code = "\n".join(
+        cell.source for lesson in NOTEBOOKS for cell in _code(_lesson(lesson))
+    )
+    count = "Count to 100, with a comma between each number and no newlines. E.g., 1, 2, 3, ..."
+    assert f'"{count}"' in code
+    assert "\"What's 1+1? Answer in one word.\"" in code
+
+
+# --- sanitizers and the normaliser -------------------------------------------------------------
+
+
+def test_sanitizers_are_read_exactly_as_nbval_reads_them() -> None:
+    ours = read_sanitizers()
+    assert ours == get_sanitize_patterns(SANITIZE_FILE.read_text(encoding="utf-8"))
+    assert len(ours) >= 5
+
+
+@pytest.mark.parametrize(
+    ("volatile", "stable"),
+    [
+        ("arrived 2.87 s after", "arrived <seconds> s after"),
+        ("ITL p95  25.4 ms", "ITL p95  <ms> ms"),
+        ("id='chatcmpl-AbC123xyz', created=1761234567,", "id='chatcmpl-<id>', created=<created>,"),
+        ("system_fingerprint='fp_0a1b2c3d4e'", "system_fingerprint='fp_<fingerprint>'"),
+        ("obfuscation='Xy7', service_tier", "obfuscation='<obfuscation>', service_tier"),
+        ("· http://127.0.0.1:40123/v1", "· http://127.0.0.1:<port>/v1"),
+        ("output tokens/s                 107.7", "output tokens/s                 <rate>"),
+        (
+            "<th style='text-align:left'>chunks/s</th><td style='text-align:right'>108.4</td>",
+            "<th style='text-align:left'>chunks/s</th><td style='text-align:right'><rate></td>",
+        ),
+    ],
+)
+def test_sanitizers_hide_what_changes_between_runs(volatile: str, stable: str) -> None:
+    assert sanitize(volatile, read_sanitizers()) == stable
+
+
+@pytest.mark.parametrize(
+    "kept",
+    [
+        "CompletionUsage(completion_tokens=298, prompt_tokens=36, total_tokens=334)",
+        "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11",
+        "(300, 298)",
+        "model='gpt-4o-mini-sim'",
+        "Count to 100, with a comma between each number",
+    ],
+)
+def test_sanitizers_keep_texts_and_counts(kept: str) -> None:
+    assert sanitize(kept, read_sanitizers()) == kept
+
+
+def _executed(outputs: list[dict[str, object]], count: int = 7) -> NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x")
+    cell.execution_count = count
+    cell.outputs = [nbformat.from_dict(output) for output in outputs]
+    nb.cells = [nbformat.v4.new_markdown_cell("# t"), cell]
+    nb.metadata.widgets = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    nb.metadata.language_info = {"name": "python", "version": "3.11.7"}
+    return nb
+
+
+def test_normalise_drops_widget_references_and_run_details() -> None:
+    view = {"model_id": "abc", "version_major": 2, "version_minor": 0}
+    nb = normalise(
+        _executed(
+            [
+                {
+                    "output_type": "display_data",
+                    "metadata": {},
+                    "data": {"text/plain": "A live view.", WIDGET_VIEW: view},
+                },
+                {"output_type": "display_data", "metadata": {}, "data": {WIDGET_VIEW: view}},
+                {"output_type": "execute_result", "metadata": {}, "execution_count": 7,
+                 "data": {"text/plain": "1"}},
+            ]
+        )
+    )
+    outputs = nb.cells[1].outputs
+    assert [dict(o.data) for o in outputs] == [{"text/plain": "A live view."}, {"text/plain": "1"}]
+    assert nb.cells[1].execution_count == 1
+    assert outputs[1].execution_count == 1
+    assert "widgets" not in nb.metadata
+    assert nb.metadata.language_info == {"name": "python"}
+    assert nb.metadata.kernelspec.name == "python3"
+
+
+def test_comparison_merges_streams_skips_images_and_sanitizes() -> None:
+    sanitizers = [(r"\d+\.\d+ s", "<seconds> s")]
+    a = _executed(
+        [
+            {"output_type": "stream", "name": "stdout", "text": "took 1.20 s\n"},
+            {"output_type": "stream", "name": "stdout", "text": "done\n"},
+            {"output_type": "display_data", "metadata": {},
+             "data": {"text/plain": "<Figure>", "image/png": "AAAA"}},
+        ]
+    )
+    b = _executed(
+        [
+            {"output_type": "stream", "name": "stdout", "text": "took 2.50 s\ndone\n"},
+            {"output_type": "display_data", "metadata": {},
+             "data": {"text/plain": "<Figure>", "image/png": "BBBB"}},
+        ]
+    )
+    assert comparable(a, sanitizers) == comparable(b, sanitizers)
+    assert differences(a, b, sanitizers) == []
+    c = _executed([{"output_type": "stream", "name": "stdout", "text": "took 2.50 s\nfailed\n"}])
+    assert differences(a, c, sanitizers) == [
+        "code cell 1: committed [{'stdout': 'took <seconds> s\\ndone\\n'}, {'text/plain': "
+        "'<Figure>'}] but a fresh run gives [{'stdout': 'took <seconds> s\\nfailed\\n'}]"
+    ]
+
+
+def test_embedded_env_drops_every_backend_setting() -> None:
+    env = embedded_env(
+        {"PATH": "/bin", "OPENAI_API_KEY": "k", "OPENAI_BASE_URL": "u", "TUTORIAL_MODEL": "m"}
+    )
+    assert env == {"PATH": "/bin", "TUTORIAL_BACKEND": "embedded", "TUTORIAL_PROFILE": "realistic"}
+
+
+def test_command_rejects_unknown_notebooks(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["99_nothing.ipynb"]) == 2
+    assert "Not a lesson notebook: 99_nothing.ipynb" in capsys.readouterr().err
+
+
+# --- runs ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_committed_outputs_are_fresh() -> None:
+    """A fresh run on the embedded backend gives the committed outputs (sanitized): run
+    `make notebooks` when this fails after a deliberate change."""
+    assert check_fresh(NOTEBOOKS, embedded_env(os.environ)) == []
+
+
+@pytest.fixture
+def separate_server() -> Iterator[str]:
+    """`python -m helpers serve` in its own process; yields its base URL."""
+    with run_server_process("--profile", "realistic") as server:
+        yield server.base_url
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_notebooks_run_unchanged_against_an_engine_at_openai_base_url(separate_server: str) -> None:
+    """Nothing depends on in-process shortcuts: the notebooks give the committed outputs against a
+    server reached only through OPENAI_BASE_URL, apart from the line naming the backend."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TUTORIAL_"))}
+    env["OPENAI_BASE_URL"] = separate_server
+    sanitizers = [*read_sanitizers(), (r"Backend: [^\n]*", "Backend: <backend>")]
+    problems = []
+    for lesson in NOTEBOOKS:
+        fresh = execute(NOTEBOOK_DIR / lesson, env)
+        setup_output = "".join(o.get("text", "") for o in _code(fresh)[0].outputs)
+        assert "OpenAI-compatible engine" in setup_output, setup_output
+        found = differences(_lesson(lesson), fresh, sanitizers)
+        problems += [f"{lesson}: {line}" for line in found]
+    assert problems == []
+
