@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from helpers.backend import current_backend, get_async_client, get_client
+    from helpers.chunk_event import ChunkEvent
     from helpers.exercises.framework import (
         check_finished_texts,
         check_join_deltas,
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from helpers.metrics import StreamMetrics
     from helpers.playground import Playground, side_by_side, whole_answer
     from helpers.plots import plot_arrivals, plot_blocking_vs_streaming, plot_inter_arrival
-    from helpers.recorder import ChunkEvent, Recorder
+    from helpers.recorder import Recorder
     from helpers.usage import show_usage
 
     MODEL: str
@@ -34,7 +35,7 @@ _HOMES = {
     "get_async_client": "helpers.backend",
     "current_backend": "helpers.backend",
     "Recorder": "helpers.recorder",
-    "ChunkEvent": "helpers.recorder",
+    "ChunkEvent": "helpers.chunk_event",
     "StreamMetrics": "helpers.metrics",
     "LiveView": "helpers.live",
     "plot_arrivals": "helpers.plots",

@@ -210,3 +210,13 @@ def resolve_model() -> str:
     """The model the notebooks should ask for (`helpers.MODEL`)."""
     backend = current_backend()
     return backend.model or _connect(backend).model
+
+
+def status_label() -> str:
+    """The backend's name, short enough for a status line, or what is wrong with the setting."""
+    try:
+        label = current_backend().label
+    except BackendError:
+        return "backend not configured"
+    # "embedded simulation (offline, no key needed)" is too long for a status line.
+    return label.split(" (")[0]

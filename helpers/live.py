@@ -17,13 +17,10 @@ pass them on are dropped silently:
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import html
 import math
-import re
 import threading
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from types import TracebackType
 from typing import Any, Literal
 
@@ -31,16 +28,20 @@ import ipywidgets
 import openai
 from openai.types.chat import ChatCompletionChunk
 
+from helpers.backend import status_label
+from helpers.display import show, show_final_text
+from helpers.errors import explain_error
 from helpers.recorder import Recorder, aclose_stream, close_stream
+from helpers.ticker import Ticker
+from helpers.view_html import render_view
 
-__all__ = ["FRAME_SECONDS", "LiveView", "explain_error"]
+__all__ = ["FRAME_SECONDS", "REPR", "LiveView"]
 
 FRAME_SECONDS = 0.04
 """Shortest time between two refreshes: at most 25 widget messages a second."""
 # An async stream's waits are cut into slices this long so that an interrupt is noticed even when
 # the signal was delivered to another thread and did not wake the event loop.
 _POLL_SECONDS = 0.1
-_JOIN_SECONDS = 2.0
 REPR = "Live view: the streamed text appears here; the final text follows below."
 
 Errors = Literal["show", "raise"]
@@ -63,7 +64,7 @@ class LiveView(ipywidgets.HTML):  # type: ignore[misc]
         self.add_class("streaming-lab-live")
         self.recorder = Recorder()
         self._title = title
-        self._label = backend_label if backend_label is not None else _default_label()
+        self._label = backend_label if backend_label is not None else status_label()
         self._errors: Errors = errors
         self._state = "waiting"
         self._message = ""
@@ -75,7 +76,7 @@ class LiveView(ipywidgets.HTML):  # type: ignore[misc]
         self._ended_at: float | None = None
         # Held while the recorder or the widget changes: the ticker thread refreshes too.
         self._lock = threading.Lock()
-        self._ticker: _Ticker | None = None
+        self._ticker: Ticker | None = None
         self.value = self._render()
 
     def __repr__(self) -> str:
@@ -120,7 +121,7 @@ class LiveView(ipywidgets.HTML):  # type: ignore[misc]
         generating, and keeps the text that had arrived.
         """
         self._begin(stream)
-        self._ticker = _Ticker(self._refresh)
+        self._ticker = Ticker(self._refresh, FRAME_SECONDS)
         try:
             for chunk in stream:
                 self._take(chunk, time.perf_counter())
@@ -181,8 +182,8 @@ class LiveView(ipywidgets.HTML):  # type: ignore[misc]
     # -- internals -------------------------------------------------------------------------
 
     def _show(self) -> None:
-        if not self._shown and _in_ipython():
-            _display(self)
+        if not self._shown:
+            show(self)
 
     def _begin(self, stream: object) -> None:
         assert not self._followed, "a LiveView follows one stream: make a new LiveView for the next"
@@ -241,7 +242,7 @@ class LiveView(ipywidgets.HTML):  # type: ignore[misc]
                 self._state = "done"
                 self._message = " ".join(self.recorder.problems)
             self._push()
-        _emit_final(self._final_text(), self._message)
+        show_final_text(self._final_text(), self._message)
 
     def _final_text(self) -> str:
         texts = self.recorder.texts
@@ -277,29 +278,7 @@ class LiveView(ipywidgets.HTML):  # type: ignore[misc]
         return " · ".join(parts)
 
     def _render(self) -> str:
-        texts = self.recorder.texts or {0: ""}
-        several = len(texts) > 1
-        panes = "".join(
-            "<div style='flex:1;min-width:0'>"
-            + (f"<div style='font-size:smaller;opacity:.6'>choice {index}</div>" if several else "")
-            + f"<div class='streaming-lab-live-text' data-choice='{index}' "
-            f"style='white-space:pre-wrap;overflow-wrap:anywhere'>{html.escape(text)}</div></div>"
-            for index, text in texts.items()
-        )
-        title = (
-            f"<div style='font-weight:bold'>{html.escape(self._title)}</div>" if self._title else ""
-        )
-        message = (
-            f"<div class='streaming-lab-live-message' style='color:#b00'>"
-            f"{html.escape(self._message)}</div>"
-            if self._message
-            else ""
-        )
-        return (
-            f"{title}<div style='display:flex;gap:1.5em'>{panes}</div>{message}"
-            f"<div class='streaming-lab-live-status' style='font-size:smaller;opacity:.7'>"
-            f"{html.escape(self._status())}</div>"
-        )
+        return render_view(self._title, self.recorder.texts, self._message, self._status())
 
 
 _STATE_WORDS = {
@@ -311,137 +290,8 @@ _STATE_WORDS = {
 }
 
 
-class _Ticker:
-    """Calls `tick` once a frame on a daemon thread until stopped."""
-
-    def __init__(self, tick: Callable[[], None]) -> None:
-        self._stopped = threading.Event()
-        # The thread runs in a copy of the caller's context, so what it sends belongs to the cell.
-        context = contextvars.copy_context()
-        self._thread = threading.Thread(
-            target=context.run, args=(self._run, tick), name="live-view-ticker", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self, tick: Callable[[], None]) -> None:
-        while not self._stopped.wait(FRAME_SECONDS):
-            tick()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join(_JOIN_SECONDS)
-
-
 async def _timed_next(
     iterator: AsyncIterator[ChatCompletionChunk],
 ) -> tuple[ChatCompletionChunk, float]:
     chunk = await anext(iterator)
     return chunk, time.perf_counter()
-
-
-def _in_ipython() -> bool:
-    from IPython.core.interactiveshell import InteractiveShell
-
-    return bool(InteractiveShell.initialized())
-
-
-def _emit_final(text: str, message: str) -> None:
-    """Show the final text as an ordinary output: deterministic, no timings in it."""
-    plain = f"{text}\n\n{message}" if text and message else text or message
-    if not plain:
-        return
-    if not _in_ipython():
-        print(plain)
-        return
-    note = f"<div style='color:#b00'>{html.escape(message)}</div>" if message else ""
-    rich = (
-        "<div style='white-space:pre-wrap;overflow-wrap:anywhere;border-left:3px solid #ccc;"
-        f"padding-left:.6em'>{html.escape(text)}</div>{note}"
-    )
-    _display({"text/plain": plain, "text/html": rich}, raw=True)
-
-
-def _display(obj: object, **kwargs: Any) -> None:
-    from IPython.display import display
-
-    display(obj, **kwargs)  # type: ignore[no-untyped-call]
-
-
-def _default_label() -> str:
-    # Imported here: the view must work without the backend module's environment rules.
-    from helpers.backend import BackendError, current_backend
-
-    try:
-        label = current_backend().label
-    except BackendError:
-        return "backend not configured"
-    # "embedded simulation (offline, no key needed)" is too long for a status line.
-    return label.split(" (")[0]
-
-
-_KEY = re.compile(r"\b(sk|key)-[A-Za-z0-9_*\-]{6,}")
-
-
-def _server_message(exc: openai.APIError) -> str:
-    body = exc.body
-    message = body.get("message") if isinstance(body, dict) else None
-    if not isinstance(message, str) or not message:
-        message = exc.message
-    # A server may echo part of a key back; it has no place in a notebook's output.
-    message = _KEY.sub("[key hidden]", message.strip())
-    return message if len(message) <= 200 else message[:199] + "…"
-
-
-def explain_error(exc: BaseException, received: int = 0) -> str:
-    """One sentence for a learner: what happened and what to do; `received` chunks had arrived."""
-    after = f" after {received} chunks" if received else ""
-    if isinstance(exc, openai.APITimeoutError):
-        return (
-            f"The request timed out{after}: the server took too long to answer; check that it "
-            "is running, or give the client a longer timeout."
-        )
-    if isinstance(exc, openai.APIConnectionError):
-        if received:
-            return (
-                f"The connection broke{after}: the text above is what arrived; run the cell "
-                "again."
-            )
-        return (
-            "Could not reach the server: check that it is running and that the base URL is "
-            "right, then run the cell again."
-        )
-    if isinstance(exc, openai.RateLimitError):
-        if exc.code == "insufficient_quota":
-            return "The account has no quota left (429 insufficient_quota): check its plan."
-        retry = exc.response.headers.get("retry-after")
-        wait = f"wait {retry} s" if retry else "wait a little"
-        return f"Too many requests (429 rate limit): {wait}, then run the cell again."
-    if isinstance(exc, openai.AuthenticationError):
-        return (
-            "The server refused the API key (401 Unauthorized): check OPENAI_API_KEY, or unset "
-            "it to use the embedded simulation."
-        )
-    if isinstance(exc, openai.NotFoundError):
-        if exc.code == "model_not_found":
-            return (
-                "The server has no such model (404 model_not_found): ask for one that "
-                "client.models.list() names."
-            )
-        return "The server has no such endpoint (404): check that the base URL ends in /v1."
-    if isinstance(exc, openai.InternalServerError):
-        return (
-            f"The server failed (HTTP {exc.status_code}): the fault is on its side; run the "
-            "cell again in a moment."
-        )
-    if isinstance(exc, openai.APIStatusError):
-        return (
-            f"The server rejected the request (HTTP {exc.status_code}: "
-            f"{_server_message(exc)}): fix the request and run the cell again."
-        )
-    if isinstance(exc, openai.APIError):
-        code = f" ({exc.code})" if exc.code else ""
-        return (
-            f"The server sent an error in the middle of the stream{after}{code}: "
-            f"{_server_message(exc)}; the text above is what arrived; run the cell again."
-        )
-    return f"The stream failed{after} with {type(exc).__name__}: {exc}"

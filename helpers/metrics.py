@@ -26,7 +26,6 @@ Where this module differs, deliberately:
 
 from __future__ import annotations
 
-import html
 import itertools
 import math
 from collections.abc import Sequence
@@ -34,13 +33,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from helpers.server.tokens import count_tokens
+from helpers.table import Table
 
 if TYPE_CHECKING:
     from openai.types import CompletionUsage
 
-    from helpers.recorder import ChunkEvent
+    from helpers.chunk_event import ChunkEvent
 
-__all__ = ["StreamMetrics", "Table", "percentile"]
+__all__ = ["StreamMetrics", "percentile"]
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -184,26 +184,3 @@ def _millis(value: float | None) -> str:
 
 def _rate(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f}"
-
-
-class Table:
-    """Rows of (name, value) shown as an HTML table, or aligned text where HTML is not shown."""
-
-    def __init__(self, rows: Sequence[tuple[str, str]], title: str | None = None) -> None:
-        self.rows = list(rows)
-        self.title = title
-
-    def __repr__(self) -> str:
-        width = max((len(name) for name, _ in self.rows), default=0)
-        lines = [self.title] if self.title else []
-        lines += [f"{name:<{width}}  {value}" for name, value in self.rows]
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        caption = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
-        body = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(name)}</th>"
-            f"<td style='text-align:right'>{html.escape(value)}</td></tr>"
-            for name, value in self.rows
-        )
-        return f"<table>{caption}{body}</table>"

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from matplotlib.figure import Figure
 
+from helpers.display import in_ipython
 from helpers.server.tokens import count_tokens
 
 if TYPE_CHECKING:
@@ -148,10 +149,10 @@ def _png(figure: Figure) -> bytes:
 def _register_png_formatter() -> None:
     # matplotlib-inline registers its own formatter once pyplot is imported under the inline
     # backend; without it (MPLBACKEND=Agg, or no pyplot) a returned Figure would show as text.
+    if not in_ipython():
+        return
     from IPython.core.interactiveshell import InteractiveShell
 
-    if not InteractiveShell.initialized():
-        return
     display = InteractiveShell.instance().display_formatter
     if display is None:
         return

@@ -20,102 +20,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
-from typing import Any, NamedTuple
 
-import openai
 from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletionChunk
 from openai.types.responses import ResponseUsage
 
+from helpers.chunk_event import ChunkEvent
 from helpers.metrics import StreamMetrics
+from helpers.openai_internals import DecoderWatch, watch_decoder
 
-__all__ = ["ChunkEvent", "Recorder"]
-
-
-class ChunkEvent(NamedTuple):
-    """One choice's part of one chunk, or the whole chunk when it carries no choice.
-
-    A named tuple because a stream makes one per token: it is several times cheaper to create
-    than a frozen dataclass.
-    """
-
-    seconds: float
-    """Arrival, in seconds since the recorder's clock started."""
-    chunk: int
-    """Position of the chunk in the stream, from 0; the choices of one chunk share it."""
-    # Named as in the API (`choice.index`), hiding tuple.index, which no one calls on an event.
-    index: int | None  # type: ignore[assignment]
-    """The choice index; None for a chunk without choices (`[]`, null or missing)."""
-    text: str
-    """`delta.content`, "" when null or absent."""
-    role: str | None
-    finish_reason: str | None
-    usage: CompletionUsage | None
-    """The chunk's usage: OpenAI sends it on a last chunk without choices, some engines on the
-    finish chunk, many not at all."""
-    reasoning: str = ""
-    """`delta.reasoning_content` or `delta.reasoning`, which vLLM, llama.cpp and Ollama stream."""
-
-
-class _DecoderWatch:
-    """Stands in for an openai stream's SSE decoder, which sees what the client hides.
-
-    1. Whether `data: [DONE]` arrived: the client ends a stream silently both at `[DONE]` and
-       when the body just stops.
-    2. When the bytes of each event were read from the connection: the client then parses the
-       JSON into a model, which takes longer than the gap inside a burst of tokens, so a
-       timestamp taken after parsing would spread a burst out.
-    """
-
-    def __init__(self, decoder: Any) -> None:
-        self._decoder = decoder
-        self.used = False
-        self.seen = False
-        self.read_at: list[float] = []
-        """For each event but `[DONE]`, in order: when the read that completed it returned."""
-        self._last_read = 0.0
-
-    def _timed(self, parts: Iterator[bytes]) -> Iterator[bytes]:
-        for part in parts:
-            self._last_read = time.perf_counter()
-            yield part
-
-    async def _atimed(self, parts: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        async for part in parts:
-            self._last_read = time.perf_counter()
-            yield part
-
-    def _note(self, sse: Any) -> None:
-        # An event comes out of the decoder as soon as the read holding its end is fed in.
-        if sse.data.startswith("[DONE]"):
-            self.seen = True
-        else:
-            self.read_at.append(self._last_read)
-
-    def iter_bytes(self, iterator: Iterator[bytes]) -> Iterator[Any]:
-        self.used = True
-        for sse in self._decoder.iter_bytes(self._timed(iterator)):
-            self._note(sse)
-            yield sse
-
-    async def aiter_bytes(self, iterator: AsyncIterator[bytes]) -> AsyncIterator[Any]:
-        self.used = True
-        async for sse in self._decoder.aiter_bytes(self._atimed(iterator)):
-            self._note(sse)
-            yield sse
-
-
-def _watch_decoder(stream: object) -> _DecoderWatch | None:
-    # The decoder is only read when the stream is first iterated, so swapping it in before that
-    # is enough; `used` tells afterwards whether the swap took effect.
-    if not isinstance(stream, openai.Stream | openai.AsyncStream):
-        return None
-    decoder = getattr(stream, "_decoder", None)
-    if decoder is None:
-        return None
-    watch = _DecoderWatch(decoder)
-    stream._decoder = watch
-    return watch
+__all__ = ["Recorder", "aclose_stream", "close_stream"]
 
 
 def close_stream(stream: object) -> None:
@@ -144,7 +58,7 @@ class Recorder:
         self._first_text: float | None = None
         self._texts: dict[int, list[str]] = {}
         self._finish: dict[int, str] = {}
-        self._watch: _DecoderWatch | None = None
+        self._watch: DecoderWatch | None = None
         self._used = False
         self._typed = _TypedEnding()
 
@@ -162,7 +76,7 @@ class Recorder:
         self._used = True
         if self._start is None:
             self.start()
-        self._watch = _watch_decoder(stream)
+        self._watch = watch_decoder(stream)
 
     def add(self, chunk: ChatCompletionChunk, arrived: float) -> None:
         """Record `chunk`, which arrived at `arrived` (a `time.perf_counter()` reading); for an

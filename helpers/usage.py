@@ -9,9 +9,9 @@ from openai.types.chat import ChatCompletion
 from openai.types.responses import Response, ResponseUsage
 from pydantic import BaseModel
 
-from helpers.metrics import Table
 from helpers.recorder import Recorder
 from helpers.server.tokens import count_prompt_tokens, count_tokens
+from helpers.table import Table
 
 __all__ = ["show_usage"]
 

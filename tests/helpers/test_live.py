@@ -13,7 +13,8 @@ import httpx
 import openai
 import pytest
 
-from helpers.live import FRAME_SECONDS, REPR, LiveView, explain_error
+from helpers.errors import explain_error
+from helpers.live import FRAME_SECONDS, REPR, LiveView
 from helpers.server.embedded import EmbeddedServer
 from helpers.server.model import SIMULATED_MODEL
 from tests.support.streams import (
@@ -40,7 +41,7 @@ _STATUS = re.compile(r"<div class='streaming-lab-live-status'[^>]*>(.*?)</div>",
 def outside_ipython(monkeypatch: pytest.MonkeyPatch) -> None:
     """The view prints its final text when no IPython shell runs: these tests read it there,
     even if another test of the session started a shell."""
-    monkeypatch.setattr("helpers.live._in_ipython", lambda: False)
+    monkeypatch.setattr("helpers.display.in_ipython", lambda: False)
 
 
 def shown_texts(view: LiveView) -> dict[int, str]:

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from openai.types import CompletionUsage
 
-from helpers.metrics import StreamMetrics, Table, percentile
-from helpers.recorder import ChunkEvent
+from helpers.chunk_event import ChunkEvent
+from helpers.metrics import StreamMetrics, percentile
+from helpers.table import Table
 
 
 def event(

@@ -13,7 +13,8 @@ import httpx
 import openai
 import pytest
 
-from helpers.recorder import ChunkEvent, Recorder
+from helpers.chunk_event import ChunkEvent
+from helpers.recorder import Recorder
 from tests.support.streams import (
     DROP,
     Reply,

@@ -8,10 +8,10 @@ import pytest
 from openai.types import CompletionUsage
 from openai.types.chat import ChatCompletion
 
-from helpers.metrics import Table
 from helpers.recorder import Recorder
 from helpers.server.embedded import EmbeddedServer
 from helpers.server.model import SIMULATED_MODEL
+from helpers.table import Table
 from helpers.usage import show_usage
 from tests.support.streams import (
     chunk,

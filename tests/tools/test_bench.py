@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from openai.types import CompletionUsage
 
-from helpers.recorder import ChunkEvent, Recorder
+from helpers.chunk_event import ChunkEvent
+from helpers.recorder import Recorder
 from helpers.server.app import plan_completion, request_key
 from helpers.server.chat_request import validate_chat_request
 from helpers.server.embedded import EmbeddedServer
