@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from helpers.backend import current_backend, get_async_client, get_client
     from helpers.chunk_event import ChunkEvent
-    from helpers.exercises.framework import (
+    from helpers.exercises import (
         check_finished_texts,
         check_join_deltas,
         check_pieces_until_blocked,
@@ -45,13 +45,13 @@ _HOMES = {
     "Playground": "helpers.playground",
     "side_by_side": "helpers.playground",
     "whole_answer": "helpers.playground",
-    "check_reply_text": "helpers.exercises.framework",
-    "check_join_deltas": "helpers.exercises.framework",
-    "check_pieces_until_blocked": "helpers.exercises.framework",
-    "check_finished_texts": "helpers.exercises.framework",
-    "check_time_to_first_token": "helpers.exercises.framework",
-    "check_text_and_usage": "helpers.exercises.framework",
-    "check_response_text_and_usage": "helpers.exercises.framework",
+    "check_reply_text": "helpers.exercises",
+    "check_join_deltas": "helpers.exercises",
+    "check_pieces_until_blocked": "helpers.exercises",
+    "check_finished_texts": "helpers.exercises",
+    "check_time_to_first_token": "helpers.exercises",
+    "check_text_and_usage": "helpers.exercises",
+    "check_response_text_and_usage": "helpers.exercises",
 }
 
 __all__ = [

@@ -390,39 +390,6 @@ def test_async_follow_shows_mid_stream_errors() -> None:
     assert shown_texts(view) == {0: "so far"}
 
 
-@pytest.mark.parametrize(
-    ("status", "body", "headers", "words"),
-    [
-        (429, {"error": {"code": "insufficient_quota", "message": "q"}}, {}, "no quota"),
-        (429, {"error": {"code": "rate_limit_exceeded", "message": "r"}}, {}, "wait a little"),
-        (404, {"error": {"code": None, "message": "nothing"}}, {}, "ends in /v1"),
-        (400, {"error": {"message": "Unsupported parameter: 'max_tokens'"}}, {}, "max_tokens"),
-        (503, {"error": {"message": "down"}}, {}, "HTTP 503"),
-        (401, {"error": {"message": "Wrong API key: sk-" + "abc1234567890"}}, {}, "401"),
-    ],
-)
-def test_explain_status_errors(
-    status: int, body: dict[str, Any], headers: dict[str, str], words: str
-) -> None:
-    reply = Reply([httpx.Response(status, json=body).content], status, headers=headers)
-    with pytest.raises(openai.APIStatusError) as raised:
-        open_stream(mock_client(reply))
-    sentence = explain_error(raised.value)
-    assert words in sentence
-    assert "sk-abc" not in sentence
-    assert sentence.endswith(".")
-
-
-def test_explain_hides_keys_echoed_in_messages() -> None:
-    body = {"error": {"message": "Bad key sk-" + "proj-ABCDEF123456 given"}}
-    reply = Reply([httpx.Response(400, json=body).content], 400)
-    with pytest.raises(openai.BadRequestError) as raised:
-        open_stream(mock_client(reply))
-    sentence = explain_error(raised.value)
-    assert "ABCDEF" not in sentence
-    assert "[key hidden]" in sentence
-
-
 def test_cancelling_an_async_follow_stops_the_view(capsys: pytest.CaptureFixture[str]) -> None:
     async def run() -> LiveView:
         reply = Reply([sse(chunk("early"), done=False), sse(chunk(" late"))], delays=[0.0, 10.0])

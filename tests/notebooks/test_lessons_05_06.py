@@ -21,7 +21,8 @@ from nbformat import NotebookNode
 from openai.types.chat import ChatCompletionChunk
 
 from helpers.server.embedded import EmbeddedServer
-from helpers.exercises.framework import Exercise, check_finished_texts, check_pieces_until_blocked
+from helpers.exercises import check_finished_texts, check_pieces_until_blocked
+from helpers.exercises.framework import Exercise
 from helpers.server.model import SIMULATED_MODEL
 from helpers.tools.notebooks import NOTEBOOK_DIR, NOTEBOOKS, read
 from helpers.server.app import ServerStats

@@ -6,16 +6,13 @@ from typing import Any
 
 import pytest
 
-from helpers.exercises.framework import (
-    Exercise,
-    Feedback,
-    Incorrect,
-    NotAttempted,
+from helpers.exercises import (
     check_join_deltas,
     check_reply_text,
     check_text_and_usage,
     check_time_to_first_token,
 )
+from helpers.exercises.framework import Exercise, Feedback, Incorrect, NotAttempted
 
 EXERCISES = [check_reply_text, check_join_deltas, check_time_to_first_token, check_text_and_usage]
 IDS = [exercise.name for exercise in EXERCISES]

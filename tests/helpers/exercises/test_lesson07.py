@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from helpers.exercises.framework import check_response_text_and_usage as check
+from helpers.exercises import check_response_text_and_usage as check
 
 
 def only_completed(events: list[Any]) -> tuple[str, Any]:
