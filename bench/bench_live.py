@@ -26,14 +26,14 @@ from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 from helpers.live import LiveView
 from helpers.metrics import percentile
 from helpers.recorder import Recorder
-from helpers.server.app import plan_completion, plan_stream, request_key
 from helpers.server.chat_request import validate_chat_request
-from helpers.server.chat_wire import SSE_DONE
 from helpers.server.embedded import EmbeddedServer
 from helpers.server.faults import FaultSpec
 from helpers.server.model import SIMULATED_MODEL
+from helpers.server.planning import plan_completion, plan_stream, request_key
 from helpers.server.testing.process import run_server_process
 from helpers.server.timing import Profile
+from helpers.server.wire import SSE_DONE
 
 # "Count to 2750." is answered in 9,999 tokens: 10,001 chunks with the role and finish chunks.
 LONG: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Count to 2750."}]

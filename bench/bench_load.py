@@ -19,9 +19,9 @@ from typing import Any
 import psutil
 
 from helpers.metrics import percentile
-from helpers.server.app import plan_completion, request_key
 from helpers.server.chat_request import validate_chat_request
 from helpers.server.model import SIMULATED_MODEL
+from helpers.server.planning import plan_completion, request_key
 from helpers.server.testing.process import run_server_process
 from helpers.server.testing.sse_probe import Received, fetch
 from helpers.server.timing import Profile

@@ -39,7 +39,7 @@ check_text_and_usage = Exercise(
     ),
     solution_code=textwrap.dedent(
         """\
-        def text_andmade_up.usage(chunks):
+        def text_and_usage(chunks):
             pieces, usage = [], None
             for chunk in chunks:
                 if chunk.choices and chunk.choices[0].delta.content:

@@ -46,7 +46,7 @@ check_response_text_and_usage = Exercise(
     ),
     solution_code=textwrap.dedent(
         """\
-        def response_text_andmade_up.usage(events):
+        def response_text_and_usage(events):
             pieces, usage = [], None
             for event in events:
                 if event.type == "response.output_text.delta":

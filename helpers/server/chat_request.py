@@ -2,51 +2,27 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from helpers.server.chat_wire import JSON, error_body
+from helpers.server.checks import (
+    check_kinds_and_ranges,
+    check_metadata,
+    check_stream_options,
+    check_token_limit,
+    content_part_type,
+    empty_array,
+    invalid_type,
+    invalid_value,
+    missing_parameter,
+)
+from helpers.server.errors import OpenAIError
 from helpers.server.model import canonical_model
 
-__all__ = [
-    "MAX_COMPLETION_TOKENS",
-    "ChatRequest",
-    "OpenAIError",
-    "parse_json_body",
-    "validate_chat_request",
-]
+__all__ = ["ChatRequest", "validate_chat_request"]
 
-# gpt-4o-mini's output limit.
-MAX_COMPLETION_TOKENS = 16_384
 _MAX_STOP = 4
-_MAX_METADATA = 16
-
-
-class OpenAIError(Exception):
-    """A condition the API answers with an HTTP status and OpenAI's error envelope."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        type: str = "invalid_request_error",
-        param: str | None = None,
-        code: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.type = type
-        self.param = param
-        self.code = code
-        self.headers = dict(headers or {})
-
-    def body(self) -> JSON:
-        return error_body(self.message, self.type, self.param, self.code)
 
 
 @dataclass(frozen=True)
@@ -68,7 +44,7 @@ class ChatRequest:
 
 # Every parameter of the API's CreateChatCompletionRequest (plus this simulation's own
 # `simulation`), with the JSON kinds it accepts; null is accepted by all of them. Those the
-# simulation cannot act on are only type-checked (difference 3 in _server.py).
+# simulation cannot act on are only type-checked (difference 3 in helpers.server.app).
 _KINDS: dict[str, tuple[str, ...]] = {
     "audio": ("object",),
     "frequency_penalty": ("number",),
@@ -122,33 +98,12 @@ _PART_TYPES = {
     "user": ("text", "image_url", "input_audio", "file"),
     "assistant": ("text", "refusal"),
 }
-_NOUNS = {
-    "string": "a string",
-    "integer": "an integer",
-    "number": "a decimal",
-    "boolean": "a boolean",
-    "array": "an array",
-    "object": "an object",
-    "null": "null",
-}
-
-
-def parse_json_body(raw: bytes) -> object:
-    """The request body as JSON, or OpenAI's answer to a body that is not JSON."""
-    try:
-        return json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        raise OpenAIError(
-            400,
-            "We could not parse the JSON body of your request. The API expects a JSON payload, "
-            "but what was sent was not valid JSON.",
-        ) from None
 
 
 def validate_chat_request(body: object) -> ChatRequest:
     """Check a parsed body against the API's rules; raise OpenAIError for the first problem."""
     if not isinstance(body, dict):
-        raise _invalid_type("body", ("object",), body)
+        raise invalid_type("body", ("object",), body)
     for name in body:
         if name not in _KINDS and name not in ("model", "messages"):
             raise OpenAIError(400, f"Unrecognized request argument supplied: {name}")
@@ -156,22 +111,18 @@ def validate_chat_request(body: object) -> ChatRequest:
     if model is None:
         raise OpenAIError(400, "you must provide a model parameter")
     if not isinstance(model, str):
-        raise _invalid_type("model", ("string",), model)
+        raise invalid_type("model", ("string",), model)
     messages = _check_messages(body.get("messages"))
-    for name, kinds in _KINDS.items():
-        value = body.get(name)
-        if value is not None and not _accepts(kinds, value):
-            raise _invalid_type(name, kinds, value)
-        if value is not None and name in _RANGES:
-            _check_range(name, value, *_RANGES[name])
+    check_kinds_and_ranges(body, _KINDS, _RANGES)
     max_tokens = _max_tokens(body)
     stream = body.get("stream") is True
     options = body.get("stream_options")
-    if options is not None:
-        _check_stream_options(options, stream)
+    check_stream_options(
+        options, stream, ("include_usage", "include_obfuscation"), _unrecognized
+    )
     stop = body.get("stop")
     stops = (stop,) if isinstance(stop, str) else tuple(_check_stop(stop or []))
-    _check_metadata(body.get("metadata"))
+    check_metadata(body.get("metadata"))
     temperature = body.get("temperature")
     canonical = canonical_model(model)
     if canonical is None:
@@ -195,104 +146,21 @@ def validate_chat_request(body: object) -> ChatRequest:
     )
 
 
-def _reject_constant(name: str) -> object:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _accepts(kinds: tuple[str, ...], value: object) -> bool:
-    kind = _kind(value)
-    return kind in kinds or (kind == "integer" and "number" in kinds)
-
-
-def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
-
-
-def _invalid_type(param: str, kinds: tuple[str, ...], value: object) -> OpenAIError:
-    expected = " or ".join(_NOUNS[kind] for kind in kinds)
-    return OpenAIError(
-        400,
-        f"Invalid type for '{param}': expected {expected}, but got {_NOUNS[_kind(value)]} instead.",
-        param=param,
-        code="invalid_type",
-    )
-
-
-def _invalid_value(param: str, value: object, supported: str) -> OpenAIError:
-    message = f"Invalid value: '{value}'. Supported values are: {supported}."
-    return OpenAIError(400, message, param=param, code="invalid_value")
-
-
-def _missing(param: str) -> OpenAIError:
-    message = f"Missing required parameter: '{param}'."
-    return OpenAIError(400, message, param=param, code="missing_required_parameter")
-
-
-def _check_range(name: str, value: float, low: float, high: float) -> None:
-    noun = "integer" if _KINDS[name] == ("integer",) else "decimal"
-    if value < low:
-        raise OpenAIError(
-            400,
-            f"Invalid '{name}': {noun} below minimum value. "
-            f"Expected a value >= {low:g}, but got {value} instead.",
-            param=name,
-            code=f"{noun}_below_min_value",
-        )
-    if value > high:
-        raise OpenAIError(
-            400,
-            f"Invalid '{name}': {noun} above maximum value. "
-            f"Expected a value <= {high:g}, but got {value} instead.",
-            param=name,
-            code=f"{noun}_above_max_value",
-        )
+def _unrecognized(param: str) -> OpenAIError:
+    """A stream option chat does not know (the body's own unknown names get no `param`)."""
+    return OpenAIError(400, f"Unrecognized request argument supplied: {param}", param=param)
 
 
 def _max_tokens(body: Mapping[str, Any]) -> int | None:
-    # Both limits given: the tighter one wins (difference 4 in _server.py).
+    # Both limits given: the tighter one wins (difference 4 in helpers.server.app).
     limits = {
         name: body[name]
         for name in ("max_tokens", "max_completion_tokens")
         if body.get(name) is not None
     }
     for name, value in limits.items():
-        if value > MAX_COMPLETION_TOKENS:
-            raise OpenAIError(
-                400,
-                f"{name} is too large: {value}. This model supports at most "
-                f"{MAX_COMPLETION_TOKENS} completion tokens, whereas you provided {value}.",
-                param=name,
-                code="invalid_value",
-            )
+        check_token_limit(name, value, "completion")
     return min(limits.values()) if limits else None
-
-
-def _stream_options_without_stream() -> OpenAIError:
-    message = "The 'stream_options' parameter is only allowed when 'stream' is enabled."
-    return OpenAIError(400, message, param="stream_options", code="invalid_value")
-
-
-def _check_stream_options(options: Mapping[str, Any], stream: bool) -> None:
-    if not stream:
-        raise _stream_options_without_stream()
-    for key, value in options.items():
-        param = f"stream_options.{key}"
-        if key not in ("include_usage", "include_obfuscation"):
-            raise OpenAIError(400, f"Unrecognized request argument supplied: {param}", param=param)
-        if not isinstance(value, bool):
-            raise _invalid_type(param, ("boolean",), value)
 
 
 def _check_stop(stop: list[Any]) -> list[str]:
@@ -306,48 +174,17 @@ def _check_stop(stop: list[Any]) -> list[str]:
         )
     for index, item in enumerate(stop):
         if not isinstance(item, str):
-            raise _invalid_type(f"stop[{index}]", ("string",), item)
+            raise invalid_type(f"stop[{index}]", ("string",), item)
     return stop
-
-
-def _check_metadata(metadata: Mapping[str, Any] | None) -> None:
-    if metadata is None:
-        return
-    if len(metadata) > _MAX_METADATA:
-        raise OpenAIError(
-            400,
-            f"Invalid 'metadata': too many properties. Expected an object with at most "
-            f"{_MAX_METADATA} properties, but got an object with {len(metadata)} properties "
-            "instead.",
-            param="metadata",
-            code="object_above_max_properties",
-        )
-    for key, value in metadata.items():
-        if not isinstance(value, str):
-            raise _invalid_type(f"metadata.{key}", ("string",), value)
-        if len(key) > 64 or len(value) > 512:
-            raise OpenAIError(
-                400,
-                f"Invalid 'metadata.{key[:64]}': keys may have up to 64 characters and values up "
-                "to 512.",
-                param="metadata",
-                code="string_above_max_length",
-            )
 
 
 def _check_messages(messages: object) -> tuple[Mapping[str, Any], ...]:
     if messages is None:
-        raise _missing("messages")
+        raise missing_parameter("messages")
     if not isinstance(messages, list):
-        raise _invalid_type("messages", ("array",), messages)
+        raise invalid_type("messages", ("array",), messages)
     if not messages:
-        raise OpenAIError(
-            400,
-            "Invalid 'messages': empty array. Expected an array with minimum length 1, "
-            "but got an empty array instead.",
-            param="messages",
-            code="empty_array",
-        )
+        raise empty_array("messages")
     for index, message in enumerate(messages):
         _check_message(f"messages[{index}]", message)
     return tuple(messages)
@@ -355,52 +192,35 @@ def _check_messages(messages: object) -> tuple[Mapping[str, Any], ...]:
 
 def _check_message(param: str, message: object) -> None:
     if not isinstance(message, dict):
-        raise _invalid_type(param, ("object",), message)
+        raise invalid_type(param, ("object",), message)
     role = message.get("role")
     if role is None:
-        raise _missing(f"{param}.role")
+        raise missing_parameter(f"{param}.role")
     if role not in _ROLES:
         supported = ", ".join(f"'{r}'" for r in _ROLES[:-1]) + f", and '{_ROLES[-1]}'"
-        raise _invalid_value(f"{param}.role", role, supported)
+        raise invalid_value(f"{param}.role", role, supported)
     content = message.get("content")
     if content is None and role not in ("assistant", "function"):
-        raise _missing(f"{param}.content")
+        raise missing_parameter(f"{param}.content")
     if content is not None:
         _check_content(f"{param}.content", content, _PART_TYPES.get(role, ("text",)))
     for key in ("name", "tool_call_id"):
         value = message.get(key)
         if value is not None and not isinstance(value, str):
-            raise _invalid_type(f"{param}.{key}", ("string",), value)
+            raise invalid_type(f"{param}.{key}", ("string",), value)
     if role == "tool" and message.get("tool_call_id") is None:
-        raise _missing(f"{param}.tool_call_id")
-
-
-def _part_type(param: str, part: object, types: tuple[str, ...]) -> str:
-    """The `type` of a content part, which must be an object of one of `types`."""
-    if not isinstance(part, dict):
-        raise _invalid_type(param, ("object",), part)
-    kind = part.get("type")
-    if kind not in types:
-        supported = ", ".join(f"'{t}'" for t in types)
-        raise _invalid_value(f"{param}.type", kind, supported)
-    return str(kind)
+        raise missing_parameter(f"{param}.tool_call_id")
 
 
 def _check_content(param: str, content: object, part_types: tuple[str, ...]) -> None:
     if isinstance(content, str):
         return
     if not isinstance(content, list):
-        raise _invalid_type(param, ("string", "array"), content)
+        raise invalid_type(param, ("string", "array"), content)
     if not content:
-        raise OpenAIError(
-            400,
-            f"Invalid '{param}': empty array. Expected an array with minimum length 1, "
-            "but got an empty array instead.",
-            param=param,
-            code="empty_array",
-        )
+        raise empty_array(param)
     for index, part in enumerate(content):
         where = f"{param}[{index}]"
-        kind = _part_type(where, part, part_types)
+        kind = content_part_type(where, part, part_types)
         if kind in ("text", "refusal") and not isinstance(part.get(kind), str):
-            raise _invalid_type(f"{where}.{kind}", ("string",), part.get(kind))
+            raise invalid_type(f"{where}.{kind}", ("string",), part.get(kind))

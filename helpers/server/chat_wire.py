@@ -1,36 +1,20 @@
-"""Pure encoders for OpenAI's chat wire format: chunk, completion and error bodies, SSE bytes."""
+"""Pure builders of OpenAI's chat wire format: stream chunks, whole completions, usage."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+
+from helpers.server.wire import JSON, SERVICE_TIER, obfuscation
 
 __all__ = [
-    "SERVICE_TIER",
-    "SSE_DONE",
     "ChunkHeader",
     "completion_body",
-    "error_body",
-    "json_bytes",
-    "obfuscation",
     "role_delta",
-    "sse_event",
     "stream_choice",
     "stream_chunk",
-    "to_json",
     "usage_body",
 ]
-
-SSE_DONE = b"data: [DONE]\n\n"
-SERVICE_TIER = "default"
-_PADDING = string.ascii_letters + string.digits
-
-JSON = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -43,21 +27,6 @@ class ChunkHeader:
     system_fingerprint: str
     include_usage: bool = False
     include_obfuscation: bool = True
-
-
-def to_json(value: object) -> str:
-    """Compact JSON as OpenAI streams it: no spaces, UTF-8 text left unescaped."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-def json_bytes(value: object) -> bytes:
-    """A JSON response body, pretty-printed like OpenAI's non-streamed answers."""
-    return (json.dumps(value, ensure_ascii=False, indent=2, allow_nan=False) + "\n").encode()
-
-
-def sse_event(data: Mapping[str, object]) -> bytes:
-    """One server-sent event: `data: <json>` and a blank line, LF only."""
-    return f"data: {to_json(data)}\n\n".encode()
 
 
 def role_delta() -> JSON:
@@ -92,19 +61,6 @@ def stream_chunk(
         content = "".join(choice["delta"].get("content") or "" for choice in choices)
         chunk["obfuscation"] = obfuscation(content, key=f"{header.id}:{sequence}")
     return chunk
-
-
-def obfuscation(content: str, *, key: str) -> str:
-    """Deterministic padding shaped like OpenAI's: text of up to 4 characters is padded to 4,
-    longer text to 20 (then in steps of 16); chunks without text get 1 to 15 characters."""
-    # A hash, not a seeded RNG: this runs once per chunk and must stay cheap.
-    digest = hashlib.blake2b(key.encode(), digest_size=32).digest()
-    if content:
-        target = 4 if len(content) <= 4 else 20 + 16 * math.ceil(max(0, len(content) - 20) / 16)
-        length = target - len(content)
-    else:
-        length = 1 + digest[0] % 15
-    return "".join(_PADDING[byte % len(_PADDING)] for byte in digest[1 : 1 + length])
 
 
 def usage_body(prompt_tokens: int, completion_tokens: int) -> JSON:
@@ -150,8 +106,3 @@ def completion_body(
         "service_tier": SERVICE_TIER,
         "system_fingerprint": header.system_fingerprint,
     }
-
-
-def error_body(message: str, type: str, param: str | None = None, code: str | None = None) -> JSON:
-    """OpenAI's error envelope."""
-    return {"error": {"message": message, "type": type, "param": param, "code": code}}

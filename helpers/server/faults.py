@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-from helpers.server.chat_request import OpenAIError
-from helpers.server.chat_wire import JSON, error_body
+from helpers.server.errors import OpenAIError
 from helpers.server.timing import PROFILES, Profile
+from helpers.server.wire import JSON, error_body
 
 __all__ = [
     "FAULTS",
@@ -19,7 +18,6 @@ __all__ = [
     "FaultKind",
     "FaultSpec",
     "SimulatedDisconnect",
-    "SimulatedDisconnectFilter",
     "http_fault_error",
     "parse_faults",
     "stream_error_body",
@@ -65,16 +63,9 @@ class SimulatedDisconnect(Exception):
         return "simulated disconnect requested by the client"
 
 
-class SimulatedDisconnectFilter(logging.Filter):
-    """Keeps uvicorn from logging the traceback of a disconnect the client asked for."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], SimulatedDisconnect))
-
-
 def parse_faults(body_value: Mapping[str, Any] | None, header_value: str | None) -> FaultSpec:
     """Merge the `X-Simulation: key=value; ...` header with the body's `simulation` object
-    (the body wins) and check every key and value (difference 6 in _server.py)."""
+    (the body wins) and check every key and value (difference 6 in helpers.server.app)."""
     settings: dict[str, object] = {}
     if header_value:
         for item in header_value.split(";"):

@@ -6,18 +6,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from helpers.server.chat_request import (
-    MAX_COMPLETION_TOKENS,
-    ChatRequest,
-    OpenAIError,
-    _accepts,
-    _check_metadata,
-    _invalid_type,
-    _invalid_value,
-    _missing,
-    _part_type,
-    _stream_options_without_stream,
+from helpers.server.chat_request import ChatRequest
+from helpers.server.checks import (
+    check_kinds_and_ranges,
+    check_metadata,
+    check_stream_options,
+    check_token_limit,
+    content_part_type,
+    empty_array,
+    invalid_type,
+    invalid_value,
+    missing_parameter,
 )
+from helpers.server.errors import OpenAIError
 from helpers.server.model import canonical_model
 
 __all__ = ["MIN_OUTPUT_TOKENS", "ResponsesRequest", "validate_responses_request"]
@@ -104,35 +105,24 @@ class ResponsesRequest:
 def validate_responses_request(body: object) -> ResponsesRequest:
     """Check a parsed body against the API's rules; raise OpenAIError for the first problem."""
     if not isinstance(body, dict):
-        raise _invalid_type("body", ("object",), body)
+        raise invalid_type("body", ("object",), body)
     for name in body:
         if name not in _KINDS:
-            raise OpenAIError(400, f"Unknown parameter: '{name}'.", param=name,
-                              code="unknown_parameter")
+            raise _unknown(name)
     if body.get("model") is None:
-        raise _missing("model")
-    for name, kinds in _KINDS.items():
-        value = body.get(name)
-        if value is not None and not _accepts(kinds, value):
-            raise _invalid_type(name, kinds, value)
-        if value is not None and name in _RANGES:
-            _check_range(name, value, kinds, *_RANGES[name])
+        raise missing_parameter("model")
+    check_kinds_and_ranges(body, _KINDS, _RANGES)
     limit = body.get("max_output_tokens")
-    if limit is not None and limit > MAX_COMPLETION_TOKENS:
-        raise OpenAIError(
-            400,
-            f"max_output_tokens is too large: {limit}. This model supports at most "
-            f"{MAX_COMPLETION_TOKENS} output tokens, whereas you provided {limit}.",
-            param="max_output_tokens",
-            code="invalid_value",
-        )
+    check_token_limit("max_output_tokens", limit, "output")
     messages = _messages(body.get("input"))
     instructions = body.get("instructions")
     if instructions is not None:
         messages.insert(0, {"role": "system", "content": instructions})
     stream = body.get("stream") is True
-    obfuscate = _stream_options(body.get("stream_options"), stream)
-    _check_metadata(body.get("metadata"))
+    options = body.get("stream_options")
+    check_stream_options(options, stream, ("include_obfuscation",), _unknown)
+    obfuscate = not (options and options.get("include_obfuscation") is False)
+    check_metadata(body.get("metadata"))
     model = canonical_model(body["model"])
     if model is None:
         raise OpenAIError(
@@ -167,56 +157,24 @@ _ECHOED = (
 )
 
 
-def _check_range(name: str, value: float, kinds: tuple[str, ...], low: float, high: float) -> None:
-    if low <= value <= high:
-        return
-    noun = "integer" if kinds == ("integer",) else "decimal"
-    below = value < low
-    side, sign, bound = ("below minimum", ">=", low) if below else ("above maximum", "<=", high)
-    raise OpenAIError(
-        400,
-        f"Invalid '{name}': {noun} {side} value. "
-        f"Expected a value {sign} {bound:g}, but got {value} instead.",
-        param=name,
-        code=f"{noun}_{'below_min' if below else 'above_max'}_value",
-    )
-
-
-def _stream_options(options: Mapping[str, Any] | None, stream: bool) -> bool:
-    if options is None:
-        return True
-    if not stream:
-        raise _stream_options_without_stream()
-    for key, value in options.items():
-        param = f"stream_options.{key}"
-        if key != "include_obfuscation":
-            raise OpenAIError(400, f"Unknown parameter: '{param}'.", param=param,
-                              code="unknown_parameter")
-        if not isinstance(value, bool):
-            raise _invalid_type(param, ("boolean",), value)
-    return options.get("include_obfuscation") is not False
+def _unknown(param: str) -> OpenAIError:
+    return OpenAIError(400, f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter")
 
 
 def _messages(value: object) -> list[dict[str, Any]]:
     if value is None:
-        raise _missing("input")
+        raise missing_parameter("input")
     if isinstance(value, str):
         return [{"role": "user", "content": value}]
     assert isinstance(value, list), "the kind check admits only a string or an array"
     if not value:
-        raise OpenAIError(
-            400,
-            "Invalid 'input': empty array. Expected an array with minimum length 1, "
-            "but got an empty array instead.",
-            param="input",
-            code="empty_array",
-        )
+        raise empty_array("input")
     return [_message(f"input[{index}]", item) for index, item in enumerate(value)]
 
 
 def _message(param: str, item: object) -> dict[str, Any]:
     if not isinstance(item, dict):
-        raise _invalid_type(param, ("object",), item)
+        raise invalid_type(param, ("object",), item)
     kind = item.get("type", "message")
     if kind != "message":
         # Tool calls and their outputs need a model that calls tools (difference 3).
@@ -228,28 +186,28 @@ def _message(param: str, item: object) -> dict[str, Any]:
         )
     role = item.get("role")
     if role is None:
-        raise _missing(f"{param}.role")
+        raise missing_parameter(f"{param}.role")
     if role not in _ROLES:
         supported = ", ".join(f"'{r}'" for r in _ROLES)
-        raise _invalid_value(f"{param}.role", role, supported)
+        raise invalid_value(f"{param}.role", role, supported)
     content = item.get("content")
     if content is None:
-        raise _missing(f"{param}.content")
+        raise missing_parameter(f"{param}.content")
     if isinstance(content, str):
         return {"role": role, "content": content}
     if not isinstance(content, list):
-        raise _invalid_type(f"{param}.content", ("string", "array"), content)
+        raise invalid_type(f"{param}.content", ("string", "array"), content)
     types = _PART_TYPES.get(role, _INPUT_PARTS)
     parts = [_part(f"{param}.content[{i}]", part, types) for i, part in enumerate(content)]
     return {"role": role, "content": parts}
 
 
 def _part(param: str, part: Any, types: tuple[str, ...]) -> dict[str, Any]:
-    kind = _part_type(param, part, types)
+    kind = content_part_type(param, part, types)
     key = "refusal" if kind == "refusal" else "text"
     if kind in _CHAT_PART:
         if not isinstance(part.get(key), str):
-            raise _invalid_type(f"{param}.{key}", ("string",), part.get(key))
+            raise invalid_type(f"{param}.{key}", ("string",), part.get(key))
         return {"type": _CHAT_PART[kind], _CHAT_PART[kind]: part[key]}
     # Images and files keep their own type: the token count treats them as non-text parts.
     return dict(part)

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from helpers.server.chat_wire import JSON, SERVICE_TIER, obfuscation, to_json
 from helpers.server.responses_request import ResponsesRequest
+from helpers.server.wire import JSON, SERVICE_TIER, obfuscation, to_json
 
 __all__ = [
     "ResponseHeader",
@@ -138,8 +138,8 @@ def response_events(
     """Every event of a streamed response with the seconds after the request it is due.
 
     `offsets[i]` is when token `i` is due; the response is announced at once (difference 12 in
-    _server.py) and the output message when the first token is ready. `complete` is False when
-    `max_output_tokens` cut the reply.
+    helpers.server.app) and the output message when the first token is ready. `complete` is
+    False when `max_output_tokens` cut the reply.
     """
     assert offsets, "a reply has at least one step"
     events: list[TimedEvent] = []

@@ -48,6 +48,7 @@ import openai
 from helpers.backend import public_url
 from helpers.metrics import percentile
 from helpers.recorder import Recorder
+from helpers.tools.arguments import positive_int
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -72,7 +73,8 @@ __all__ = [
 ]
 
 DEFAULT_PROMPT = "Count to 100, with a comma between each number and no newlines."
-DEFAULT_OUT = "bench/results"
+# Relative to the current directory.
+DEFAULT_OUT = "bench-results"
 PERCENTILES = (50, 90, 99)
 # A stuck engine fails a request instead of hanging the run; connecting fails fast.
 _CONNECT_TIMEOUT = 5.0
@@ -373,9 +375,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """The `bench` subcommand's arguments."""
     parser.add_argument("--base-url", required=True, help="the API's base URL, ending in /v1")
     parser.add_argument("--model", required=True, help="the model to ask for")
-    parser.add_argument("--requests", type=_positive, default=100, help="requests to send (100)")
+    parser.add_argument("--requests", type=positive_int, default=100, help="requests to send (100)")
     parser.add_argument(
-        "--concurrency", type=_positive, default=10, help="requests in flight at once (10)"
+        "--concurrency", type=positive_int, default=10, help="requests in flight at once (10)"
     )
     parser.add_argument(
         "--api-key-env",
@@ -387,7 +389,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--prompt", default=DEFAULT_PROMPT, help="the user message of every request"
     )
     parser.add_argument(
-        "--max-tokens", type=_positive, default=None, help="max_completion_tokens (unset: not sent)"
+        "--max-tokens",
+        type=positive_int,
+        default=None,
+        help="max_completion_tokens (unset: not sent)",
     )
     parser.add_argument(
         "--timeout", type=float, default=120.0, help="seconds a request may take (120)"
@@ -395,13 +400,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", default=DEFAULT_OUT, help=f"directory for the JSON and PNG results ({DEFAULT_OUT})"
     )
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
 
 
 def progress_printer(total: int, stream: TextIO) -> Progress:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ class Subcommand:
 
 def _configure_serve(parser: argparse.ArgumentParser) -> None:
     from helpers.server.timing import PROFILES
+    from helpers.tools.arguments import positive_int
 
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
@@ -38,7 +38,7 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", choices=PROFILES, default="realistic", help="latency profile")
     parser.add_argument(
         "--max-streams",
-        type=_positive,
+        type=positive_int,
         default=200,
         help="completions answered at once; one more gets a 429 asking to retry (200)",
     )
@@ -50,31 +50,10 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
 def _serve(args: argparse.Namespace) -> int:
-    from helpers.server.embedded import EmbeddedServer, UnsafeBindError
+    from helpers.server.bind import UnsafeBindError
+    from helpers.server.foreground import serve_forever
     from helpers.server.model import SIMULATED_MODEL
-
-    try:
-        server = EmbeddedServer(
-            args.host,
-            args.port,
-            token=args.token,
-            profile=args.profile,
-            max_streams=args.max_streams,
-            access_log=args.access_log,
-        )
-    except UnsafeBindError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    if args.access_log:
-        _log_access_to_stdout()
 
     def announce(base_url: str) -> None:
         guard = "; clients must send the token as their API key" if args.token else ""
@@ -85,23 +64,31 @@ def _serve(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    # SIGTERM (systemd, docker stop, kill) stops as gently as Ctrl-C: open streams finish at once,
-    # then "Stopped." and exit status 0. uvicorn handles it while serving, then raises it again.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    if args.access_log:
+        _log_access_to_stdout()
     try:
-        server.serve_forever(announce)
+        serve_forever(
+            args.host,
+            args.port,
+            args.token,
+            args.profile,
+            max_streams=args.max_streams,
+            access_log=args.access_log,
+            on_ready=announce,
+        )
+    except UnsafeBindError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except OSError as error:
         print(f"error: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        # uvicorn has already shut down gracefully and re-raised the Ctrl-C.
-        pass
+    # Ctrl-C or SIGTERM: open streams have finished at once.
     print("Stopped.", flush=True)
     return 0
 
 
 def _log_access_to_stdout() -> None:
-    from helpers.server.embedded import ACCESS_LOGGER
+    from helpers.server.access_log import ACCESS_LOGGER
 
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))

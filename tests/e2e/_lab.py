@@ -11,7 +11,7 @@ from typing import Any
 
 from playwright.sync_api import Locator, Page
 
-from helpers.server.app import LabServer
+from ._server import LabServer
 
 OPEN_DEADLINE_MS = 90_000
 RUN_DEADLINE_MS = 150_000

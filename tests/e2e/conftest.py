@@ -21,9 +21,8 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from helpers.server.app import LabServer, running_lab
-
 from . import _lab
+from ._server import LabServer, running_lab
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"

@@ -8,10 +8,9 @@ from itertools import groupby
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from helpers.server.app import LabServer
-
 from . import _committed, _lab
 from ._scratch import write_notebook
+from ._server import LabServer
 from .conftest import ARTIFACTS, NOTEBOOKS
 
 LESSONS = sorted(path.name for path in NOTEBOOKS.glob("*.ipynb"))

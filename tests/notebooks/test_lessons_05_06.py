@@ -20,12 +20,12 @@ from hypothesis import strategies as st
 from nbformat import NotebookNode
 from openai.types.chat import ChatCompletionChunk
 
-from helpers.server.embedded import EmbeddedServer
 from helpers.exercises import check_finished_texts, check_pieces_until_blocked
 from helpers.exercises.framework import Exercise
+from helpers.server.capacity import ServerStats
+from helpers.server.embedded import EmbeddedServer
 from helpers.server.model import SIMULATED_MODEL
 from helpers.tools.notebooks import NOTEBOOK_DIR, NOTEBOOKS, read
-from helpers.server.app import ServerStats
 
 pytestmark = pytest.mark.timeout(60)
 

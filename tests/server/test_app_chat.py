@@ -12,10 +12,10 @@ import httpx
 import openai
 import pytest
 
-from helpers.server.app import plan_completion, request_key
 from helpers.server.chat_request import validate_chat_request
 from helpers.server.embedded import EmbeddedServer
 from helpers.server.model import SIMULATED_MODEL
+from helpers.server.planning import plan_completion, request_key
 
 pytestmark = pytest.mark.timeout(30)
 

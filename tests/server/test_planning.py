@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from helpers.server.app import StreamPlan, plan_completion, plan_stream, request_key
 from helpers.server.chat_request import validate_chat_request
-from helpers.server.chat_wire import SSE_DONE
 from helpers.server.faults import FaultSpec
+from helpers.server.planning import StreamPlan, plan_completion, plan_stream, request_key
+from helpers.server.wire import SSE_DONE
 
 COUNT_PROMPT = "Count to 100, with a comma between each number and no newlines. E.g., 1, 2, 3, ..."
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": COUNT_PROMPT}]}

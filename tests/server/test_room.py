@@ -1,12 +1,11 @@
 """One server for a room: `python -m helpers serve --host 0.0.0.0 --token T` and what makes it
 safe to share. The token is compared in constant time, a full server answers 429 with
-Retry-After, a slow body times out, Ctrl-C or SIGTERM let open streams end whole, the access log
-holds no secret, and learners need nothing but OPENAI_BASE_URL and OPENAI_API_KEY."""
+Retry-After, a slow body times out, Ctrl-C or SIGTERM let open streams end whole, and
+learners need nothing but OPENAI_BASE_URL and OPENAI_API_KEY."""
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import signal
 import threading
@@ -32,34 +31,10 @@ TOKEN = "room-7f3a9c2e51"
 COUNT = [{"role": "user", "content": "Count to 30."}]
 COUNT_TEXT = ", ".join(str(n) for n in range(1, 31))
 TIMEOUT = httpx.Timeout(10.0, connect=2.0)
-# Key-shaped strings put together at run time, so that none is tracked in the repository.
-QUERY_KEY = "sk-" + "proj-QUERYSECRET0123456789"
-WRONG_KEY = "sk-" + "wrong-KEY-0123456789"
 
 
 def ask(stream: bool = True, **extra: Any) -> dict[str, Any]:
     return {"model": SIMULATED_MODEL, "messages": COUNT, "stream": stream, **extra}
-
-
-def test_the_token_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Both a wrong and the right token go through hmac.compare_digest, never `==`."""
-    compared: list[tuple[bytes, bytes]] = []
-    real = hmac.compare_digest
-
-    def spy(given: Any, expected: Any) -> bool:
-        compared.append((given, expected))
-        return real(given, expected)
-
-    monkeypatch.setattr(hmac, "compare_digest", spy)
-    with EmbeddedServer(profile="instant", token=TOKEN) as server, httpx.Client(
-        base_url=server.base_url, timeout=TIMEOUT
-    ) as http:
-        wrong = http.post("/chat/completions", json=ask(False),
-                          headers={"Authorization": "Bearer not-the-token"})
-        right = http.post("/chat/completions", json=ask(False),
-                          headers={"Authorization": f"Bearer {TOKEN}"})
-    assert (wrong.status_code, right.status_code) == (401, 200)
-    assert compared == [(b"not-the-token", TOKEN.encode()), (TOKEN.encode(), TOKEN.encode())]
 
 
 def test_a_full_server_answers_429_with_retry_after(openai_schema: SchemaCheck) -> None:
@@ -203,42 +178,6 @@ def test_stopping_lets_every_open_stream_end_whole(stop: signal.Signals) -> None
     assert server.returncode == 0
     assert "Stopped." in out
     assert "Traceback" not in err
-
-
-def test_the_access_log_names_each_request_and_no_secret() -> None:
-    """One line per request on stdout: method, path, status; never the token, a header or the
-    query string (where some clients put keys)."""
-    secret_query = f"api_key={QUERY_KEY}"
-    with run_server_process("--profile", "instant", "--token", TOKEN) as server, httpx.Client(
-        base_url=server.base_url, timeout=TIMEOUT
-    ) as http:
-        guarded = {"Authorization": f"Bearer {TOKEN}"}
-        statuses = [
-            http.post("/chat/completions", json=ask(False), headers=guarded).status_code,
-            http.post("/chat/completions", json=ask(True), headers=guarded).status_code,
-            http.post("/chat/completions", json=ask(False),
-                      headers={"Authorization": f"Bearer {WRONG_KEY}"}).status_code,
-            http.get(f"/models?{secret_query}", headers=guarded).status_code,
-            http.get(http.base_url.join("/health")).status_code,
-        ]
-        out, err = server.stop()
-    assert statuses == [200, 200, 401, 200, 200]
-    lines = [line for line in out.splitlines() if '"' in line]
-    assert [line.split('"')[1] for line in lines] == [
-        "POST /v1/chat/completions", "POST /v1/chat/completions", "POST /v1/chat/completions",
-        "GET /v1/models", "GET /health",
-    ]
-    assert [int(line.split('"')[2].split()[0]) for line in lines] == statuses
-    for secret in (TOKEN, "QUERYSECRET", "sk-wrong", "Bearer", "api_key", "?"):
-        assert secret not in out + err
-
-
-def test_the_access_log_can_be_turned_off() -> None:
-    with run_server_process("--profile", "instant", "--no-access-log") as server:
-        assert httpx.get(server.base_url + "/models", timeout=TIMEOUT).status_code == 200
-        out, _ = server.stop()
-    assert "GET /v1/models" not in out
-    assert out.strip().endswith("Stopped.")
 
 
 def test_learners_need_only_the_base_url_and_the_token(

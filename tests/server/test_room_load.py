@@ -21,9 +21,9 @@ import psutil
 import pytest
 
 from helpers.metrics import percentile
-from helpers.server.app import Completion, plan_completion, request_key
 from helpers.server.chat_request import validate_chat_request
 from helpers.server.model import SIMULATED_MODEL
+from helpers.server.planning import Completion, plan_completion, request_key
 from helpers.server.testing.process import run_server_process
 from helpers.server.testing.sse_probe import Received, fetch
 from helpers.server.timing import Profile

@@ -14,10 +14,10 @@ from openai.types import CompletionUsage
 
 from helpers.chunk_event import ChunkEvent
 from helpers.recorder import Recorder
-from helpers.server.app import plan_completion, request_key
 from helpers.server.chat_request import validate_chat_request
 from helpers.server.embedded import EmbeddedServer
 from helpers.server.model import SIMULATED_MODEL
+from helpers.server.planning import plan_completion, request_key
 from helpers.tools.bench import BenchConfig, BenchResult, RequestResult, request_result, summarize
 from helpers.tools.cli import main
 from tests.support.streams import ScriptedServer, chunk, sse, usage, without_choices

@@ -17,7 +17,6 @@ import openai
 import pytest
 
 from helpers.server.model import SIMULATED_MODEL
-from helpers.server.testing.process import run_server_process
 from helpers.tools.cli import main
 
 pytestmark = pytest.mark.timeout(60)
@@ -145,16 +144,3 @@ def test_an_unknown_profile_is_an_argument_error(capsys: pytest.CaptureFixture[s
         main(["serve", "--profile", "warp"])
     assert exited.value.code == 2
     assert "realistic" in capsys.readouterr().err
-
-
-def test_a_server_process_that_cannot_start_says_why() -> None:
-    """The tests' and benchmarks' launcher reports the command's own error, not a hang."""
-    with pytest.raises(RuntimeError, match="--token"), run_server_process("--host", "0.0.0.0"):
-        pass
-
-
-def test_a_server_process_is_stopped_like_ctrl_c_on_leaving() -> None:
-    with run_server_process("--profile", "instant", "--no-access-log") as server:
-        assert httpx.get(server.base_url + "/models", timeout=10).status_code == 200
-    assert server.returncode == 0
-    assert server.stop()[0].strip() == "Stopped."
