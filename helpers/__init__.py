@@ -6,8 +6,9 @@ matplotlib, and importing `helpers` never starts a server.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from helpers.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from helpers.backend import current_backend, get_async_client, get_client
@@ -80,16 +81,16 @@ __all__ = [
 ]
 
 
+_exported, _listed = lazy_exports(__name__, _HOMES)
+
+
 def __getattr__(name: str) -> Any:
     if name == "MODEL":
         # The model depends on the backend, which may have to be asked: resolved on first use.
         from helpers.backend import resolve_model
 
         return resolve_model()
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'helpers' has no attribute {name!r}")
-    return getattr(importlib.import_module(home), name)
+    return _exported(name)
 
 
 def __dir__() -> list[str]:
