@@ -6,6 +6,7 @@ import gc
 import json
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -30,13 +31,27 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark notebook replays, and run the browser tests last: Playwright's sync API keeps an
-    event loop running in the main thread for as long as its session fixture lives, which
-    would break every later test that calls asyncio.run()."""
+    """Runs after pytest-randomly has shuffled the items (it reorders first, in a hook wrapper).
+
+    1. Each notebook's cells go back into their order, together, where the notebook's first
+       cell landed: nbval runs them one after another in one kernel.
+    2. The browser tests run last: Playwright's sync API keeps an event loop running in the main
+       thread for as long as its session fixture lives, which would break every later test that
+       calls asyncio.run().
+    """
+    cells: dict[Path, list[pytest.Item]] = {}
     for item in items:
         if item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.notebook)
-    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+            cells.setdefault(item.path, []).append(item)
+    ordered: list[pytest.Item] = []
+    for item in items:
+        if item.path.suffix != ".ipynb":
+            ordered.append(item)
+        elif item.path in cells:
+            ordered += sorted(cells.pop(item.path), key=lambda cell: cell.cell_num)
+    ordered.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+    items[:] = ordered
 
 
 @pytest.fixture(autouse=True)
@@ -78,3 +93,11 @@ def openai_schema() -> SchemaCheck:
         validators[root].validate(instance)
 
     return check
+
+
+@pytest.fixture
+def outside_ipython(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The helpers print a stream's final text where no IPython shell runs, and display it where
+    one does: tests that read it from stdout need the first, even after another test of the
+    session has started a shell (and IPython keeps its shell for the rest of the process)."""
+    monkeypatch.setattr("helpers.display.in_ipython", lambda: False)
