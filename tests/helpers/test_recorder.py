@@ -172,6 +172,33 @@ def test_missing_done_and_missing_finish_reason_are_flagged() -> None:
     assert "No finish_reason" in no_finish.problems[0]
 
 
+def _arecord(body: bytes) -> Recorder:
+    async def run() -> Recorder:
+        rec = Recorder()
+        async with async_mock_client(body) as client:
+            stream = await client.chat.completions.create(
+                model="test-model", messages=[{"role": "user", "content": "hi"}], stream=True
+            )
+            async with stream:
+                async for _ in rec.arecord(stream):
+                    pass
+        return rec
+
+    return asyncio.run(run())
+
+
+def test_an_async_stream_without_done_is_flagged_as_the_sync_one_is() -> None:
+    # Lessons 03 and 06 read streams with AsyncOpenAI: its missing [DONE] must show too.
+    no_done = _arecord(sse(chunk("a"), chunk(finish_reason="stop"), done=False))
+    assert no_done.text == "a"
+    assert no_done.done_seen is False
+    assert [p for p in no_done.problems if "[DONE]" in p]
+
+    whole = _arecord(sse(chunk("a"), chunk(finish_reason="stop")))
+    assert whole.done_seen is True
+    assert whole.problems == []
+
+
 def test_content_filter_and_length_are_named_per_choice() -> None:
     body = sse(
         chunk("a", index=0),

@@ -171,9 +171,13 @@ def test_models_are_listed_in_openai_format(embedded_base_url: str) -> None:
     assert one.object == "model"
 
 
+# Mixed case, so that a comparison that ignores case is caught.
+TOKEN = "S3cret-Token"
+
+
 @pytest.fixture(scope="module")
 def guarded() -> Iterator[EmbeddedServer]:
-    with EmbeddedServer(profile="instant", token="s3cret-token") as server:
+    with EmbeddedServer(profile="instant", token=TOKEN) as server:
         yield server
 
 
@@ -181,29 +185,38 @@ def guarded() -> Iterator[EmbeddedServer]:
     ("headers", "code", "fragment"),
     [
         ({}, None, "You didn't provide an API key"),
-        ({"Authorization": "Basic s3cret-token"}, None, "You didn't provide an API key"),
+        ({"Authorization": "Basic S3cret-Token"}, None, "You didn't provide an API key"),
         ({"Authorization": "Bearer wrong"}, "invalid_api_key", "Incorrect API key provided"),
-        ({"Authorization": "Bearer s3cret-token-and-more"}, "invalid_api_key", "Incorrect"),
+        ({"Authorization": "Bearer S3cret-Token-and-more"}, "invalid_api_key", "Incorrect"),
+        ({"Authorization": "Bearer s3cret-token"}, "invalid_api_key", "Incorrect"),
+        ({"Authorization": "Bearer S3CRET-TOKEN"}, "invalid_api_key", "Incorrect"),
     ],
 )
-def test_a_configured_token_is_enforced(
+def test_a_configured_token_is_enforced_on_every_api_route(
     guarded: EmbeddedServer, openai_schema: SchemaCheck, headers: dict[str, str],
     code: str | None, fragment: str,
 ) -> None:
     with httpx.Client(base_url=guarded.base_url, timeout=10) as client:
-        for response in (client.post("/chat/completions", json=body(), headers=headers),
-                         client.get("/models", headers=headers)):
+        for response in (
+            client.post("/chat/completions", json=body(), headers=headers),
+            client.post("/responses", json={"model": SIMULATED_MODEL, "input": "hi"},
+                        headers=headers),
+            client.get("/models", headers=headers),
+            client.get(f"/models/{SIMULATED_MODEL}", headers=headers),
+        ):
             check_error(response, openai_schema, 401, code, None, fragment)
-            assert "s3cret" not in response.text
+            assert "3cret" not in response.text.lower()
 
 
 def test_the_right_token_is_accepted(guarded: EmbeddedServer) -> None:
-    with openai.OpenAI(base_url=guarded.base_url, api_key="s3cret-token", max_retries=0,
+    with openai.OpenAI(base_url=guarded.base_url, api_key=TOKEN, max_retries=0,
                        timeout=10) as client:
         answer = client.chat.completions.create(model=SIMULATED_MODEL, messages=HELLO)
+        response = client.responses.create(model=SIMULATED_MODEL, input="Say hello")
     with openai.OpenAI(base_url=guarded.base_url, api_key="nope", max_retries=0,
                        timeout=10) as client, pytest.raises(openai.AuthenticationError):
         client.chat.completions.create(model=SIMULATED_MODEL, messages=HELLO)
     assert answer.choices[0].message.content == "hello"
+    assert response.output_text == "hello"
     health = httpx.get(guarded.base_url.removesuffix("/v1") + "/health", timeout=10)
     assert health.status_code == 200
