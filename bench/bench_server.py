@@ -27,10 +27,11 @@ import httpx
 from helpers.server.model import SIMULATED_MODEL
 from helpers.server.testing.process import run_server_process
 
-# "Count to 10000." is answered in 38,999 tokens: 39,001 chunks with the role and finish chunks.
+# "Count to 4000." is answered in 14,999 tokens: 15,001 chunks with the role and finish chunks
+# (a longer count would stop at the 16,384-token output limit).
 BODY = {
     "model": SIMULATED_MODEL,
-    "messages": [{"role": "user", "content": "Count to 10000."}],
+    "messages": [{"role": "user", "content": "Count to 4000."}],
     "stream": True,
 }
 TRIALS = 5

@@ -13,7 +13,7 @@ from openai.types.responses import ResponseStreamEvent, ResponseUsage
 from pydantic import TypeAdapter
 
 from helpers.server.responses_request import validate_responses_request
-from helpers.server.responses_wire import ResponseHeader, response_events, response_usage
+from helpers.server.responses_wire import ResponseHeader, response_events
 
 __all__ = ["chunk", "response", "response_stream", "responses_usage", "stream", "usage"]
 
@@ -80,8 +80,13 @@ def response_stream(pieces: Sequence[str], complete: bool = True, ended: bool = 
     `ended=False` drops the final event, as when a connection breaks."""
     request = validate_responses_request({"model": "gpt-4o-mini", "input": "exercise"})
     header = ResponseHeader("resp_exercise", "msg_exercise", 0, request)
-    totals = response_usage(12, len(pieces))
-    timed = response_events(header, pieces, complete, [0.0] * max(1, len(pieces)), totals)
+    timed = response_events(
+        header,
+        ((0.0, piece) for piece in pieces),
+        first=0.0,
+        input_tokens=12,
+        complete=lambda: complete,
+    )
     events = [_EVENTS.validate_python(event) for _, event in timed]
     return events if ended else events[:-1]
 

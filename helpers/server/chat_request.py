@@ -18,6 +18,7 @@ from helpers.server.checks import (
     missing_parameter,
 )
 from helpers.server.errors import OpenAIError
+from helpers.server.limits import MAX_COMPLETION_TOKENS, MAX_REQUEST_TOKENS
 from helpers.server.model import canonical_model
 
 __all__ = ["ChatRequest", "validate_chat_request"]
@@ -40,6 +41,14 @@ class ChatRequest:
     include_usage: bool = False
     include_obfuscation: bool = True
     simulation: Mapping[str, Any] | None = None
+
+    @property
+    def token_limit(self) -> int:
+        """The most tokens each choice may produce: `max_tokens` when named, else the model's
+        output limit, lowered so that all `n` choices together stay within the request's."""
+        if self.max_tokens is not None:
+            return self.max_tokens
+        return min(MAX_COMPLETION_TOKENS, MAX_REQUEST_TOKENS // self.n)
 
 
 # Every parameter of the API's CreateChatCompletionRequest (plus this simulation's own
@@ -100,6 +109,19 @@ _PART_TYPES = {
 }
 
 
+def _check_request_tokens(n: int, max_tokens: int | None) -> None:
+    """Refuse `n` choices whose named limit adds up to more than one request may produce."""
+    if max_tokens is not None and n * max_tokens > MAX_REQUEST_TOKENS:
+        raise OpenAIError(
+            400,
+            f"Invalid 'n': {n} choices of up to {max_tokens} tokens each ask for "
+            f"{n * max_tokens} tokens; this simulated server produces at most "
+            f"{MAX_REQUEST_TOKENS} tokens per request. Lower n or the token limit.",
+            param="n",
+            code="invalid_value",
+        )
+
+
 def validate_chat_request(body: object) -> ChatRequest:
     """Check a parsed body against the API's rules; raise OpenAIError for the first problem."""
     if not isinstance(body, dict):
@@ -115,6 +137,7 @@ def validate_chat_request(body: object) -> ChatRequest:
     messages = _check_messages(body.get("messages"))
     check_kinds_and_ranges(body, _KINDS, _RANGES)
     max_tokens = _max_tokens(body)
+    _check_request_tokens(body.get("n") or 1, max_tokens)
     stream = body.get("stream") is True
     options = body.get("stream_options")
     check_stream_options(

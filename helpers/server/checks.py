@@ -9,9 +9,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from helpers.server.errors import OpenAIError
+from helpers.server.limits import MAX_COMPLETION_TOKENS
 
 __all__ = [
-    "MAX_COMPLETION_TOKENS",
     "Kinds",
     "Ranges",
     "accepts",
@@ -30,8 +30,6 @@ __all__ = [
     "stream_options_without_stream",
 ]
 
-# gpt-4o-mini's output limit.
-MAX_COMPLETION_TOKENS = 16_384
 _MAX_METADATA = 16
 # How OpenAI's messages name each JSON kind.
 _NOUNS = {

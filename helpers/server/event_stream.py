@@ -55,17 +55,24 @@ class EventStream(Response):
             self._slot.release()
 
     async def _respond(self, receive: Receive, send: Send) -> None:
-        await self._gate.wait_until(self._arrived + self._plan.headers_at)
-        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-        self._stats.add("active")
         ending: StreamEnding | Literal["disconnect"] | None = None
+        started = False
         try:
             async with anyio.create_task_group() as group:
+                # Watching from the start: a client that leaves during a slow first byte
+                # frees its slot at once, not when the headers would have gone out.
                 group.start_soon(self._watch, receive, group.cancel_scope)
+                await self._gate.wait_until(self._arrived + self._plan.headers_at)
+                await send(
+                    {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
+                )
+                started = True
+                self._stats.add("active")
                 ending = await self._send_events(send)
                 group.cancel_scope.cancel()
         finally:
-            self._stats.add("active", -1)
+            if started:
+                self._stats.add("active", -1)
             if self._client_gone:
                 self._stats.add("client_closed")
             elif ending is not None:
@@ -82,26 +89,27 @@ class EventStream(Response):
         scope.cancel()
 
     async def _send_events(self, send: Send) -> StreamEnding | Literal["disconnect"]:
-        events = self._plan.events
-        index = 0
-        while index < len(events):
-            await self._gate.wait_until(self._arrived + events[index].at)
-            if events[index].disconnect:
+        # The plan makes each event when it is asked for: one is looked at ahead.
+        events = iter(self._plan.events)
+        pending = next(events, None)
+        while pending is not None:
+            await self._gate.wait_until(self._arrived + pending.at)
+            if pending.disconnect:
                 return "disconnect"
             # Everything already due leaves in one write, as a burst does on the real wire.
-            end = index + 1
+            batch = [pending]
+            pending = next(events, None)
             while (
-                end < len(events)
-                and end - index < _MAX_BATCH
-                and not events[end].disconnect
-                and self._gate.is_due(self._arrived + events[end].at)
+                pending is not None
+                and len(batch) < _MAX_BATCH
+                and not pending.disconnect
+                and self._gate.is_due(self._arrived + pending.at)
             ):
-                end += 1
-            batch = events[index:end]
+                batch.append(pending)
+                pending = next(events, None)
             body = b"".join(event.data for event in batch)
             await send({"type": "http.response.body", "body": body, "more_body": True})
             self._stats.add("chunks_sent", sum(event.data != SSE_DONE for event in batch))
-            index = end
         return "faulted" if self._plan.faulted else "completed"
 
 

@@ -7,14 +7,23 @@ import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import cached_property
 from typing import Literal
 
 import regex
 
-from helpers.server.tokens import count_tokens, pretokenize
+from helpers.server.limits import (
+    MAX_COMPLETION_TOKENS,
+    MAX_COUNT,
+    MAX_ECHO_CHARS,
+    MAX_NUMBER_DIGITS,
+    MAX_REPEATS,
+    MAX_REPLY_CHARS,
+    MAX_RULE_CHARS,
+)
+from helpers.server.tokens import count_tokens, iter_tokens
 
 __all__ = [
-    "MAX_COUNT",
     "MODEL_ALIASES",
     "SIMULATED_MODEL",
     "FinishReason",
@@ -27,23 +36,32 @@ __all__ = [
 SIMULATED_MODEL = "gpt-4o-mini-sim"
 # Code written for the real service asks for gpt-4o-mini; the simulation answers to it as well.
 MODEL_ALIASES = frozenset({"gpt-4o-mini"})
-# Bounds keep a single request from building megabytes of text.
-MAX_COUNT = 10_000
-_MAX_REPEATS = 1_000
 
 FinishReason = Literal["stop", "length"]
 
 
 @dataclass(frozen=True)
 class Reply:
-    """One choice's answer: its tokens (one per streamed chunk) and why it ended."""
+    """One choice's answer: the text the model writes, of which at most `limit` tokens are
+    sent; the tokens are found when first asked for, one at a time when streamed."""
 
-    tokens: tuple[str, ...]
-    finish_reason: FinishReason
+    written: str
+    limit: int
+
+    @cached_property
+    def tokens(self) -> tuple[str, ...]:
+        """The tokens sent: one per streamed chunk."""
+        return tuple(itertools.islice(iter_tokens(self.written), self.limit))
 
     @property
     def text(self) -> str:
         return "".join(self.tokens)
+
+    @cached_property
+    def finish_reason(self) -> FinishReason:
+        """`length` when the limit cut the written text, else `stop`."""
+        beyond = itertools.islice(iter_tokens(self.written), self.limit, None)
+        return "length" if next(beyond, None) is not None else "stop"
 
 
 def canonical_model(name: str) -> str | None:
@@ -57,13 +75,23 @@ def generate_reply(
     max_tokens: int | None = None,
     stop: Sequence[str] = (),
     variant: int = 0,
+    token_limit: int = MAX_COMPLETION_TOKENS,
 ) -> Reply:
-    """Answer OpenAI-format messages; a nonzero `variant` picks another wording where one exists."""
+    """Answer OpenAI-format messages; a nonzero `variant` picks another wording where one exists.
+
+    The reply stops at `max_tokens` when the request names it, and at `token_limit` (the model's
+    output limit unless the request's size lowers it) in any case.
+    """
     assert max_tokens is None or max_tokens >= 1, "max_tokens must be positive"
+    # The rules read a bounded start of each text, so no prompt makes them slow.
     question = next(
         (_text_of(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), ""
-    )
-    instructions = [_text_of(m.get("content")) for m in messages if m.get("role") in _INSTRUCTING]
+    )[:MAX_RULE_CHARS]
+    instructions = [
+        _text_of(m.get("content"))[:MAX_RULE_CHARS]
+        for m in messages
+        if m.get("role") in _INSTRUCTING
+    ]
     text = (
         _say(question)
         or _count(question)
@@ -73,35 +101,35 @@ def generate_reply(
     cuts = [text.find(s) for s in stop if s and s in text]
     if cuts:
         text = text[: min(cuts)]
-    tokens = pretokenize(text)
-    if max_tokens is not None and len(tokens) > max_tokens:
-        return Reply(tuple(tokens[:max_tokens]), "length")
-    return Reply(tuple(tokens), "stop")
+    return Reply(text, min(token_limit, max_tokens or token_limit))
 
 
 _INSTRUCTING = frozenset({"system", "developer"})
+# Every pattern runs in time linear in the text: possessive quantifiers (`++`, `*+`) never give
+# back what they matched, and a number is only tried from its first digit.
 _SAY = regex.compile(
-    r"^\s*(?:please\s+)?(?:say|repeat)(?:\s+after\s+me)?\s*[:,]?\s+(?P<text>.+?)"
-    r"(?:\s+(?P<times>\d+)\s+times)?\s*[.!]?\s*$",
-    regex.IGNORECASE | regex.DOTALL,
+    r"\s*+(?:please\s++)?+(?:say|repeat)(?:\s++after\s++me)?+(?:\s*+[:,])?+\s", regex.IGNORECASE
 )
 _COUNT = regex.compile(
-    r"\bcount(?:\s+(?:up|down))?(?:\s+from\s+(?P<start>-?\d+))?\s+to\s+(?P<end>-?\d+)",
+    r"\bcount(?:\s++(?:up|down))?+(?:\s++from\s++(?P<start>-?+\d++))?+"
+    r"\s++to\s++(?P<end>-?+\d++)",
     regex.IGNORECASE,
 )
 _ONE_PER_LINE = regex.compile(
-    r"(?<!\bno\s)\bnew\s?lines?\b|\bper\s+line\b|\bown\s+line\b|\bseparate\s+lines\b",
+    r"(?<!\bno\s)\bnew\s?+lines?+\b|\bper\s++line\b|\bown\s++line\b"
+    r"|\bseparate\s++lines\b",
     regex.IGNORECASE,
 )
-_NUMBER = r"-?\d+(?:\.\d+)?"
+_NUMBER = r"(?<![\d.])-?+\d++(?:\.\d++)?+"
 _ARITHMETIC = regex.compile(
-    rf"(?P<a>{_NUMBER})\s*(?P<op>\+|-|\*|\u00d7|x|/|\u00f7|plus|minus|times|multiplied\s+by|divided\s+by)"
-    rf"\s*(?P<b>{_NUMBER})",
+    rf"(?P<a>{_NUMBER})\s*+"
+    r"(?P<op>\+|-|\*|\u00d7|x|/|\u00f7|plus|minus|times|multiplied\s++by|divided\s++by)"
+    rf"\s*+(?P<b>{_NUMBER})",
     regex.IGNORECASE,
 )
 _SYMBOLS = {"plus": "+", "minus": "-", "times": "*", "x": "*", "\u00d7": "*", "\u00f7": "/"}
 _OPERATIONS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
-_ONE_WORD = regex.compile(r"\b(?:one|single|1)\s+word\b", regex.IGNORECASE)
+_ONE_WORD = regex.compile(r"\b(?:one|single|1)\s++word\b", regex.IGNORECASE)
 _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019"}
 
 
@@ -127,20 +155,44 @@ def _say(question: str) -> str | None:
     match = _SAY.match(question)
     if match is None:
         return None
-    text = match["text"].strip()
+    text = question[match.end() :].strip().rstrip(".!").rstrip()
+    words = text.rsplit(maxsplit=2)
+    times = 1
+    if len(words) == 3 and words[2].lower() == "times" and _is_number(words[1]):
+        text, times = words[0], _bounded(words[1], MAX_REPEATS)
+    if not text:
+        return None
     if len(text) >= 2 and _QUOTES.get(text[0]) == text[-1]:
         text = text[1:-1]
-    times = min(int(match["times"] or 1), _MAX_REPEATS)
-    return " ".join([text] * times)
+    if len(text) > MAX_ECHO_CHARS:
+        return (
+            f"That is more than {MAX_ECHO_CHARS} characters; the simulation repeats at most "
+            "that many."
+        )
+    times = min(times, MAX_REPLY_CHARS // (len(text) + 1))
+    return " ".join([text] * max(times, 1))
+
+
+def _is_number(word: str) -> bool:
+    return word.isascii() and word.isdigit()
+
+
+def _bounded(digits: str, most: int) -> int:
+    """The number `digits` spells, or `most` if it is larger (or too long to read)."""
+    return most if len(digits) > len(str(most)) else min(int(digits), most)
 
 
 def _count(question: str) -> str | None:
     match = _COUNT.search(question)
     if match is None:
         return None
+    too_many = f"That is more than {MAX_COUNT} numbers; the simulation counts at most that many."
+    numbers = [number for number in match.group("start", "end") if number]
+    if any(len(number.lstrip("-")) > MAX_NUMBER_DIGITS for number in numbers):
+        return too_many
     start, end = int(match["start"] or 1), int(match["end"])
     if abs(end - start) + 1 > MAX_COUNT:
-        return f"That is more than {MAX_COUNT} numbers; the simulation counts at most that many."
+        return too_many
     step = 1 if end >= start else -1
     separator = "\n" if _ONE_PER_LINE.search(question) else ", "
     return separator.join(str(n) for n in range(start, end + step, step))
@@ -150,6 +202,11 @@ def _arithmetic(question: str, *, one_word: bool) -> str | None:
     match = _ARITHMETIC.search(question)
     if match is None:
         return None
+    if any(sum(c.isdigit() for c in match[name]) > MAX_NUMBER_DIGITS for name in ("a", "b")):
+        return (
+            f"Those numbers are too long: the simulation calculates with at most "
+            f"{MAX_NUMBER_DIGITS} digits."
+        )
     a, b = Fraction(match["a"]), Fraction(match["b"])
     op = regex.sub(r"\s+", " ", match["op"].lower())
     op = {"multiplied by": "*", "divided by": "/"}.get(op, _SYMBOLS.get(op, op))

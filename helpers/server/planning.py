@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import string
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,7 @@ from helpers.server.chat_wire import (
     usage_body,
 )
 from helpers.server.faults import FaultSpec, stream_error_body
-from helpers.server.model import SIMULATED_MODEL, Reply, generate_reply
+from helpers.server.model import SIMULATED_MODEL, FinishReason, Reply, generate_reply
 from helpers.server.responses_request import ResponsesRequest
 from helpers.server.responses_wire import (
     ResponseHeader,
@@ -34,14 +35,15 @@ from helpers.server.responses_wire import (
     response_usage,
     typed_sse_event,
 )
-from helpers.server.timing import Profile, chunk_schedule
-from helpers.server.tokens import count_prompt_tokens
+from helpers.server.timing import Profile, iter_schedule
+from helpers.server.tokens import count_prompt_tokens, iter_tokens
 from helpers.server.wire import JSON, SSE_DONE, json_bytes, sse_event
 
 __all__ = [
     "MODEL_CREATED",
     "Completion",
     "Event",
+    "Events",
     "StreamPlan",
     "WholeAnswer",
     "plan_chat_answer",
@@ -67,12 +69,31 @@ _DELAYING_FAULTS = ("stall", "slow_first_byte")
 
 @dataclass(frozen=True)
 class Completion:
-    """The answer to one request: replies per choice, usage, and when each token step is due."""
+    """The answer to one request: what each choice writes, the prompt's tokens, and the seeded
+    schedule its token steps follow. Tokens, chunks and times are found as they are needed."""
 
     header: ChunkHeader
     replies: tuple[Reply, ...]
-    usage: JSON
-    offsets: tuple[float, ...]
+    prompt_tokens: int
+    profile: Profile
+    seed: int
+
+    @property
+    def steps(self) -> int:
+        """Token steps: the longest choice's tokens, and at least one (the role chunk's)."""
+        return max(1, *(len(reply.tokens) for reply in self.replies))
+
+    @property
+    def offsets(self) -> tuple[float, ...]:
+        """When each token step is due, in seconds after the request arrived."""
+        return tuple(itertools.islice(self.schedule(), self.steps))
+
+    @property
+    def usage(self) -> JSON:
+        return usage_body(self.prompt_tokens, sum(len(reply.tokens) for reply in self.replies))
+
+    def schedule(self) -> Iterator[float]:
+        return iter_schedule(self.profile, self.seed)
 
 
 @dataclass(frozen=True)
@@ -84,12 +105,23 @@ class Event:
     disconnect: bool = False
 
 
+class Events:
+    """A stream's events, made one at a time each time they are iterated: a long reply's
+    chunks never all exist at once, and its first is ready at once."""
+
+    def __init__(self, make: Callable[[], Iterator[Event]]) -> None:
+        self._make = make
+
+    def __iter__(self) -> Iterator[Event]:
+        return self._make()
+
+
 @dataclass(frozen=True)
 class StreamPlan:
     """A whole streamed response: when the headers go out, then every event in order."""
 
     headers_at: float
-    events: tuple[Event, ...]
+    events: Events
     faulted: bool
 
 
@@ -116,19 +148,23 @@ def request_id(key: str) -> str:
 
 
 def plan_completion(request: ChatRequest, profile: Profile, key: str) -> Completion:
-    """Decide the replies, usage and timing of a request."""
+    """Decide what each choice writes, the usage's prompt tokens and the seed of its timing."""
     seed = int(key, 16)
-    replies = tuple(
-        generate_reply(
+
+    def reply(variant: int) -> Reply:
+        return generate_reply(
             request.messages,
             max_tokens=request.max_tokens,
             stop=request.stop,
-            # At temperature 0 every choice is the canonical one; above it they differ.
-            variant=0 if request.temperature == 0 else (request.seed or 0) + index,
+            variant=variant,
+            token_limit=request.token_limit,
         )
-        for index in range(request.n)
-    )
-    steps = max(1, *(len(reply.tokens) for reply in replies))
+
+    # At temperature 0 every choice is the canonical one, written once; above it they differ.
+    if request.temperature == 0:
+        replies = (reply(0),) * request.n
+    else:
+        replies = tuple(reply((request.seed or 0) + index) for index in range(request.n))
     header = ChunkHeader(
         id="chatcmpl-" + _base62(seed, 29),
         created=_EPOCH + seed % _YEAR,
@@ -137,34 +173,80 @@ def plan_completion(request: ChatRequest, profile: Profile, key: str) -> Complet
         include_usage=request.include_usage,
         include_obfuscation=request.include_obfuscation,
     )
-    usage = usage_body(
-        count_prompt_tokens(request.messages), sum(len(reply.tokens) for reply in replies)
-    )
-    return Completion(header, replies, usage, tuple(chunk_schedule(steps, profile, seed)))
+    return Completion(header, replies, count_prompt_tokens(request.messages), profile, seed)
 
 
 def plan_stream(completion: Completion, spec: FaultSpec) -> StreamPlan:
     """Every SSE event of a streamed chat completion, with the requested fault applied."""
-    header, offsets = completion.header, completion.offsets
-    chunks: list[tuple[float, JSON]] = []
+    return _with_fault(lambda: _chat_events(completion, spec), spec)
 
-    def add(at: float, choices: Sequence[JSON], usage: JSON | None = None) -> None:
-        chunks.append((at, stream_chunk(header, choices, sequence=len(chunks), usage=usage)))
 
-    for index in range(len(completion.replies)):
-        add(offsets[0], [stream_choice(index, role_delta())])
+def _chat_events(completion: Completion, spec: FaultSpec) -> Iterator[Event]:
+    header = completion.header
+    sequence = itertools.count()
+
+    def event(at: float, choices: Sequence[JSON], usage: JSON | None = None) -> Event:
+        chunk = stream_chunk(header, choices, sequence=next(sequence), usage=usage)
+        return Event(at, sse_event(chunk))
+
+    schedule = completion.schedule()
+    at = next(schedule)
+    choices = [_TokenStream(reply) for reply in completion.replies]
+    for index in range(len(choices)):
+        yield event(at, [stream_choice(index, role_delta())])
     # Difference 7: the choices advance together, one chunk each per token step.
-    for step, at in enumerate(offsets):
-        for index, reply in enumerate(completion.replies):
-            if step < len(reply.tokens):
-                add(at, [stream_choice(index, {"content": reply.tokens[step]})])
-            if step == max(len(reply.tokens), 1) - 1 and spec.fault != "no_finish":
-                add(at, [stream_choice(index, {}, reply.finish_reason)])
+    while True:
+        for index, choice in enumerate(choices):
+            if choice.ended:
+                continue
+            token = choice.take()
+            if token is not None:
+                yield event(at, [stream_choice(index, {"content": token})])
+            if choice.exhausted:
+                choice.ended = True
+                if spec.fault != "no_finish":
+                    yield event(at, [stream_choice(index, {}, choice.finish_reason)])
+        if all(choice.ended for choice in choices):
+            break
+        at = next(schedule)
     if header.include_usage:
-        add(offsets[-1], [], completion.usage)
-    events = [Event(at, sse_event(chunk)) for at, chunk in chunks]
-    events.append(Event(offsets[-1], SSE_DONE))
-    return _with_fault(events, spec)
+        sent = sum(choice.sent for choice in choices)
+        yield event(at, [], usage_body(completion.prompt_tokens, sent))
+    yield Event(at, SSE_DONE)
+
+
+class _TokenStream:
+    """One choice's tokens, taken a step at a time: found as they are taken, at most the reply's
+    limit, and it knows when the last one has been taken and why it was the last."""
+
+    def __init__(self, reply: Reply) -> None:
+        self._tokens = iter_tokens(reply.written)
+        self._limit = reply.limit
+        self._next = next(self._tokens, None)
+        self.sent = 0
+        self.ended = False
+        self.finish_reason: FinishReason = "stop"
+
+    @property
+    def exhausted(self) -> bool:
+        return self._next is None
+
+    def take(self) -> str | None:
+        """This step's token; None for a reply with no tokens at all."""
+        token = self._next
+        if token is not None:
+            self.sent += 1
+            self._next = next(self._tokens, None)
+            if self.sent == self._limit and self._next is not None:
+                self.finish_reason, self._next = "length", None
+        return token
+
+    def timed(self, schedule: Iterator[float]) -> Iterator[tuple[float, str]]:
+        """Every token with the time it is due."""
+        while not self.exhausted:
+            token = self.take()
+            assert token is not None
+            yield next(schedule), token
 
 
 def response_header(asked: ResponsesRequest, completion: Completion, key: str) -> ResponseHeader:
@@ -185,17 +267,23 @@ def plan_response_stream(
     header: ResponseHeader, completion: Completion, spec: FaultSpec
 ) -> StreamPlan:
     """Every typed event of a streamed Responses answer, with the requested fault applied."""
-    reply = completion.replies[0]
-    usage = usage_in_responses_format(completion)
-    timed = response_events(
-        header, reply.tokens, reply.finish_reason == "stop", completion.offsets, usage
-    )
+
+    def events() -> Iterator[Event]:
+        tokens = _TokenStream(completion.replies[0])
+        timed = response_events(
+            header,
+            tokens.timed(completion.schedule()),
+            first=next(completion.schedule()),
+            input_tokens=completion.prompt_tokens,
+            complete=lambda: tokens.finish_reason == "stop",
+        )
+        return (Event(at, typed_sse_event(e)) for at, e in timed)
 
     def failure(cut: int, at: float) -> tuple[Event, ...]:
         message = stream_error_body(cut)["error"]["message"]
         return tuple(Event(at, typed_sse_event(e)) for e in failed_events(header, cut, message))
 
-    return _with_fault([Event(at, typed_sse_event(e)) for at, e in timed], spec, failure)
+    return _with_fault(events, spec, failure)
 
 
 def plan_chat_answer(
@@ -238,24 +326,48 @@ def _chat_failure(cut: int, at: float) -> tuple[Event, ...]:
 
 
 def _with_fault(
-    events: list[Event],
+    make: Callable[[], Iterator[Event]],
     spec: FaultSpec,
     failure: Callable[[int, float], tuple[Event, ...]] = _chat_failure,
 ) -> StreamPlan:
     fault, delay = spec.fault, spec.seconds
-    # An in-stream fault strikes before chunk number `after_chunks`, or in place of [DONE].
-    cut = min(spec.after_chunks, len(events) - 1)
     if fault == "slow_first_byte":
-        return StreamPlan(delay, tuple(_later(e, delay) for e in events), True)
-    if fault == "stall":
-        return StreamPlan(0.0, (*events[:cut], *(_later(e, delay) for e in events[cut:])), True)
-    if fault == "error_event":
-        return StreamPlan(0.0, (*events[:cut], *failure(cut, events[cut].at)), True)
-    if fault == "disconnect":
-        return StreamPlan(0.0, (*events[:cut], Event(events[cut].at, disconnect=True)), True)
-    if fault == "no_done":
-        return StreamPlan(0.0, tuple(events[:-1]), True)
-    return StreamPlan(0.0, tuple(events), fault == "no_finish")
+        return StreamPlan(delay, Events(lambda: (_later(e, delay) for e in make())), True)
+    if fault in ("stall", "error_event", "disconnect", "no_done"):
+        return StreamPlan(0.0, Events(lambda: _faulted(make(), spec, failure)), True)
+    return StreamPlan(0.0, Events(make), fault == "no_finish")
+
+
+def _faulted(
+    events: Iterator[Event], spec: FaultSpec, failure: Callable[[int, float], tuple[Event, ...]]
+) -> Iterator[Event]:
+    """An in-stream fault: it strikes before event number `after_chunks`, or in place of the
+    last event ([DONE], or the final response event) when the stream is shorter."""
+    for index, (event, last) in enumerate(_marking_the_last(events)):
+        if spec.fault == "no_done":
+            if not last:
+                yield event
+            continue
+        if index < spec.after_chunks and not last:
+            yield event
+        elif spec.fault == "stall":
+            yield _later(event, spec.seconds)
+        elif spec.fault == "error_event":
+            yield from failure(index, event.at)
+            return
+        else:
+            yield Event(event.at, disconnect=True)
+            return
+
+
+def _marking_the_last(events: Iterator[Event]) -> Iterator[tuple[Event, bool]]:
+    previous = next(events, None)
+    for event in events:
+        assert previous is not None
+        yield previous, False
+        previous = event
+    if previous is not None:
+        yield previous, True
 
 
 def _later(event: Event, delay: float) -> Event:

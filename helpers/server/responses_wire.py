@@ -8,7 +8,8 @@ output_item.done, then completed (or incomplete when `max_output_tokens` cut the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -130,43 +131,47 @@ def _message(header: ResponseHeader, status: Status, parts: Sequence[JSON]) -> J
 
 def response_events(
     header: ResponseHeader,
-    tokens: Sequence[str],
-    complete: bool,
-    offsets: Sequence[float],
-    usage: JSON,
-) -> list[TimedEvent]:
-    """Every event of a streamed response with the seconds after the request it is due.
+    timed_tokens: Iterable[tuple[float, str]],
+    *,
+    first: float,
+    input_tokens: int,
+    complete: Callable[[], bool],
+) -> Iterator[TimedEvent]:
+    """Every event of a streamed response with the seconds after the request it is due, made
+    as the tokens come.
 
-    `offsets[i]` is when token `i` is due; the response is announced at once (difference 12 in
-    helpers.server.app) and the output message when the first token is ready. `complete` is
-    False when `max_output_tokens` cut the reply.
+    The response is announced at once (difference 12 in helpers.server.app) and the output
+    message at `first`, when the first token is ready. Once the tokens are over, `complete()`
+    says whether the reply ended by itself (False: `max_output_tokens` cut it).
     """
-    assert offsets, "a reply has at least one step"
-    events: list[TimedEvent] = []
+    sequence = itertools.count()
     ids = {"item_id": header.message_id, "output_index": 0, "content_index": 0}
-    first, last = offsets[0], offsets[-1]
-    text = "".join(tokens)
 
-    def add(at: float, kind: str, **fields: object) -> None:
-        events.append((at, {"type": kind, "sequence_number": len(events), **fields}))
+    def event(at: float, kind: str, **fields: object) -> TimedEvent:
+        return at, {"type": kind, "sequence_number": next(sequence), **fields}
 
-    add(0.0, "response.created", response=response_body(header, "in_progress"))
-    add(0.0, "response.in_progress", response=response_body(header, "in_progress"))
-    add(first, "response.output_item.added", output_index=0,
-        item=_message(header, "in_progress", []))
-    add(first, "response.content_part.added", **ids, part=_text_part(""))
-    for index, token in enumerate(tokens):
-        extra: JSON = {}
+    yield event(0.0, "response.created", response=response_body(header, "in_progress"))
+    yield event(0.0, "response.in_progress", response=response_body(header, "in_progress"))
+    yield event(first, "response.output_item.added", output_index=0,
+                item=_message(header, "in_progress", []))
+    yield event(first, "response.content_part.added", **ids, part=_text_part(""))
+    pieces: list[str] = []
+    last = first
+    for last, token in timed_tokens:
+        pieces.append(token)
+        at, delta = event(last, "response.output_text.delta", **ids, delta=token, logprobs=[])
         if header.request.include_obfuscation:
-            extra["obfuscation"] = obfuscation(token, key=f"{header.id}:{len(events)}")
-        add(offsets[index], "response.output_text.delta", **ids, delta=token, logprobs=[],
-            **extra)
-    add(last, "response.output_text.done", **ids, text=text, logprobs=[])
-    add(last, "response.content_part.done", **ids, part=_text_part(text))
-    final = final_response(header, tokens, complete, last, usage)
-    add(last, "response.output_item.done", output_index=0, item=final["output"][0])
-    add(last, f"response.{final['status']}", response=final)
-    return events
+            delta["obfuscation"] = obfuscation(
+                token, key=f"{header.id}:{delta['sequence_number']}"
+            )
+        yield at, delta
+    text = "".join(pieces)
+    yield event(last, "response.output_text.done", **ids, text=text, logprobs=[])
+    yield event(last, "response.content_part.done", **ids, part=_text_part(text))
+    usage = response_usage(input_tokens, len(pieces))
+    final = final_response(header, pieces, complete(), last, usage)
+    yield event(last, "response.output_item.done", output_index=0, item=final["output"][0])
+    yield event(last, f"response.{final['status']}", response=final)
 
 
 def final_response(

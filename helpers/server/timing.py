@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import random
+from collections.abc import Iterator
 from typing import Literal, get_args
 
 __all__ = [
@@ -11,6 +13,7 @@ __all__ = [
     "Profile",
     "UnknownProfileError",
     "chunk_schedule",
+    "iter_schedule",
     "parse_profile",
 ]
 
@@ -52,30 +55,31 @@ def parse_profile(name: str) -> Profile:
 
 
 def chunk_schedule(steps: int, profile: Profile, seed: int) -> list[float]:
-    """Seconds after the request at which each of `steps` token steps is sent (non-decreasing).
+    """Seconds after the request at which each of `steps` token steps is sent (non-decreasing)."""
+    assert steps >= 1, "a reply has at least one step (the role chunk)"
+    return list(itertools.islice(iter_schedule(profile, seed), steps))
+
+
+def iter_schedule(profile: Profile, seed: int) -> Iterator[float]:
+    """When each token step is sent, in seconds after the request, for as long as asked.
 
     `realistic` replays the reference's bursts in a seeded shuffled order (reshuffled for longer
     replies), so a 298-token answer lasts exactly as long after its first token as the reference.
     """
-    assert steps >= 1, "a reply has at least one step (the role chunk)"
     if profile == "instant":
-        return [0.0] * steps
+        yield from itertools.repeat(0.0)
+        return
     rng = random.Random(seed)
     if profile == "fast":
         at = rng.uniform(*_FAST_TTFT)
-        offsets = [at]
-        for _ in range(steps - 1):
+        while True:
+            yield at
             at += rng.uniform(*_FAST_GAP)
-            offsets.append(at)
-        return offsets
     at = REFERENCE_TTFT * rng.uniform(1 - _TTFT_JITTER, 1 + _TTFT_JITTER)
-    offsets = [at] * min(steps, _FIRST_BURST)
-    while len(offsets) < steps:
+    yield from itertools.repeat(at, _FIRST_BURST)
+    while True:
         bursts = list(_REFERENCE_BURSTS)
         rng.shuffle(bursts)
         for pause, size in bursts:
             at += pause * _STEP
-            offsets.extend([at] * min(size, steps - len(offsets)))
-            if len(offsets) == steps:
-                break
-    return offsets
+            yield from itertools.repeat(at, size)

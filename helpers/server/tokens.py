@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import regex
 
@@ -12,6 +12,7 @@ __all__ = [
     "NON_TEXT_PART_TOKENS",
     "count_prompt_tokens",
     "count_tokens",
+    "iter_tokens",
     "pretokenize",
 ]
 
@@ -46,20 +47,25 @@ _REPLY_PRIMING = 3
 NON_TEXT_PART_TOKENS = 85
 
 
+def iter_tokens(text: str) -> Iterator[str]:
+    """Tokens of `text` one at a time, found as they are asked for."""
+    # `concurrent` lets other threads run while the pattern scans a long text.
+    for match in _O200K.finditer(text, concurrent=True):
+        piece = match.group()
+        if len(piece) > MAX_PIECE_CHARS and _LETTER.search(piece):
+            yield from _split_evenly(piece, math.ceil(len(piece) / MAX_PIECE_CHARS))
+        else:
+            yield piece
+
+
 def pretokenize(text: str) -> list[str]:
     """Split text into tokens; joined again they give back the text unchanged."""
-    tokens: list[str] = []
-    for piece in _O200K.findall(text):
-        if len(piece) > MAX_PIECE_CHARS and _LETTER.search(piece):
-            tokens.extend(_split_evenly(piece, math.ceil(len(piece) / MAX_PIECE_CHARS)))
-        else:
-            tokens.append(piece)
-    return tokens
+    return list(iter_tokens(text))
 
 
 def count_tokens(text: str) -> int:
     """How many tokens `text` is."""
-    return len(pretokenize(text))
+    return sum(1 for _ in iter_tokens(text))
 
 
 def count_prompt_tokens(messages: Iterable[Mapping[str, object]]) -> int:

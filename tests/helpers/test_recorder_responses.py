@@ -32,7 +32,7 @@ def record(server: EmbeddedServer, **extra: Any) -> tuple[Recorder, list[Any]]:
     rec = Recorder()
     seen = []
     rec.start()
-    with client_for(server).responses.create(
+    with client_for(server) as client, client.responses.create(
         model=SIMULATED_MODEL, input=COUNT_PROMPT, stream=True, **extra
     ) as stream:
         for event in rec.record(stream):
@@ -122,7 +122,7 @@ def test_the_live_view_follows_a_responses_stream(
     embedded_server: EmbeddedServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     view = LiveView(backend_label="embedded simulation")
-    with client_for(embedded_server).responses.create(
+    with client_for(embedded_server) as client, client.responses.create(
         model=SIMULATED_MODEL, input=COUNT_PROMPT, stream=True
     ) as stream:
         events = list(view.follow(stream))

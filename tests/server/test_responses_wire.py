@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from helpers.server.responses_request import validate_responses_request
@@ -34,8 +36,23 @@ def test_typed_sse_event_bytes(event: dict[str, object], wire: bytes) -> None:
     assert typed_sse_event(event) == wire
 
 
+def made(
+    header: ResponseHeader,
+    tokens: list[str],
+    complete: bool,
+    offsets: list[float],
+    input_tokens: int,
+) -> list[tuple[float, dict[str, Any]]]:
+    """Every event of a response whose tokens are due at `offsets`."""
+    timed = response_events(
+        header, zip(offsets, tokens, strict=False), first=offsets[0],
+        input_tokens=input_tokens, complete=lambda: complete,
+    )
+    return list(timed)
+
+
 def test_events_are_numbered_and_timed_from_the_token_schedule() -> None:
-    timed = response_events(header(), ["Hi", "!"], True, [0.5, 0.7], response_usage(9, 2))
+    timed = made(header(), ["Hi", "!"], True, [0.5, 0.7], 9)
     assert [at for at, _ in timed] == [0.0, 0.0, 0.5, 0.5, 0.5, 0.7, 0.7, 0.7, 0.7, 0.7]
     assert [event["sequence_number"] for _, event in timed] == list(range(10))
     assert [event["delta"] for _, event in timed[4:6]] == ["Hi", "!"]
@@ -45,14 +62,14 @@ def test_events_are_numbered_and_timed_from_the_token_schedule() -> None:
 
 
 def test_an_empty_reply_still_opens_and_closes_its_message() -> None:
-    timed = response_events(header(), [], True, [0.2], response_usage(9, 0))
+    timed = made(header(), [], True, [0.2], 9)
     kinds = [event["type"] for _, event in timed]
     assert "response.output_text.delta" not in kinds and len(kinds) == 8
     assert timed[-1][1]["response"]["output"][0]["content"][0]["text"] == ""
 
 
 def test_a_cut_reply_ends_incomplete_and_a_failure_ends_failed() -> None:
-    cut = response_events(header(max_output_tokens=16), ["a"], False, [0.1], response_usage(9, 1))
+    cut = made(header(max_output_tokens=16), ["a"], False, [0.1], 9)
     ending = cut[-1][1]
     assert ending["type"] == "response.incomplete"
     assert ending["response"]["incomplete_details"] == {"reason": "max_output_tokens"}
@@ -64,11 +81,10 @@ def test_a_cut_reply_ends_incomplete_and_a_failure_ends_failed() -> None:
 
 
 def test_obfuscation_follows_stream_options_and_echoes_follow_the_request() -> None:
-    plain = response_events(header(stream=True), ["x"], True, [0.0], response_usage(1, 1))
-    bare = response_events(
+    plain = made(header(stream=True), ["x"], True, [0.0], 1)
+    bare = made(
         header(stream=True, stream_options={"include_obfuscation": False}, user="u", top_p=0.5),
-        ["x"], True, [0.0], response_usage(1, 1),
-    )
+        ["x"], True, [0.0], 1)
     assert "obfuscation" in plain[4][1] and "obfuscation" not in bare[4][1]
     assert "user" not in plain[-1][1]["response"]
     assert (bare[-1][1]["response"]["user"], bare[-1][1]["response"]["top_p"]) == ("u", 0.5)
