@@ -43,6 +43,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from helpers.server.auth import check_bearer_token
 from helpers.server.capacity import StatsCounter, StreamGate, StreamSlots
@@ -57,6 +58,7 @@ from helpers.server.faults import (
     http_fault_error,
     parse_faults,
 )
+from helpers.server.last_resort import LastResort, server_error
 from helpers.server.model import SIMULATED_MODEL, canonical_model
 from helpers.server.planning import (
     MODEL_CREATED,
@@ -77,6 +79,9 @@ __all__ = ["ARRIVAL_STATE", "ServerConfig", "create_app"]
 # time); the schedule counts from then, so requests queued behind others' handlers in a burst
 # still get their first tokens on time. Without it, the handler's start is used.
 ARRIVAL_STATE = "streaming_lab.arrived"
+# Errors after which the connection is closed: the client may still be sending a body nobody
+# will read (a bad token, a body too slow or too large).
+_CLOSING_STATUSES = frozenset({401, 408, 413})
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,9 @@ class ServerConfig:
     """Completions answered at once, streamed or not (difference 11)."""
     retry_after: int = 1
     """Seconds a client refused for being one too many is told to wait."""
+    max_connections: int = 1_000
+    """Connections open at once; one more is answered 503 and closed (fewer where the system
+    allows this process fewer open files)."""
 
 
 # A checked request of either API the server answers.
@@ -103,11 +111,11 @@ _Planner = Callable[[_Asked, Profile, str, FaultSpec], StreamPlan | WholeAnswer]
 
 def create_app(
     config: ServerConfig, stats: StatsCounter | None = None, gate: StreamGate | None = None
-) -> Starlette:
+) -> ASGIApp:
     """The ASGI app: /v1/chat/completions, /v1/responses, /v1/models, /health; errors in
-    OpenAI's format."""
+    OpenAI's format, the unexpected ones included."""
     api = _Api(config, stats or StatsCounter(), gate or StreamGate())
-    return Starlette(
+    return LastResort(Starlette(
         routes=[
             Route("/v1/chat/completions", api.chat_completions, methods=["POST"]),
             Route("/v1/responses", api.responses, methods=["POST"]),
@@ -115,8 +123,12 @@ def create_app(
             Route("/v1/models/{model:path}", api.retrieve_model, methods=["GET"]),
             Route("/health", api.health, methods=["GET"]),
         ],
-        exception_handlers={OpenAIError: _openai_error, HTTPException: _http_error},
-    )
+        exception_handlers={
+            OpenAIError: _openai_error,
+            HTTPException: _http_error,
+            Exception: server_error,
+        },
+    ))
 
 
 class _Api:
@@ -167,14 +179,35 @@ class _Api:
             if isinstance(planned, StreamPlan):
                 # The stream releases the slot once it is over.
                 return EventStream(planned, arrived, self._stats, self._gate, headers, slot)
-            await self._gate.wait_until(arrived + planned.at)
+            stayed = await self._wait_for_client(request, arrived + planned.at)
         except BaseException:
             slot.release()
             raise
         slot.release()
+        if not stayed:
+            self._stats.add("client_closed")
+            return Response(status_code=499)  # nobody is left to read it
         if planned.cut_off:
             return CutOffAnswer(len(planned.body))
         return Response(planned.body, media_type="application/json", headers=headers)
+
+    async def _wait_for_client(self, request: Request, deadline: float) -> bool:
+        """Wait until `deadline` (the server's clock) for a non-streamed answer; False as soon
+        as the client has gone, so that its slot is free at once."""
+        gone = False
+
+        async def watch(scope: anyio.CancelScope) -> None:
+            nonlocal gone
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+            gone = True
+            scope.cancel()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(watch, group.cancel_scope)
+            await self._gate.wait_until(deadline)
+            group.cancel_scope.cancel()
+        return not gone
 
     async def list_models(self, request: Request) -> Response:
         self._check_token(request)
@@ -202,6 +235,8 @@ class _Api:
             "profile": self._config.profile,
             "requests": stats.pop("requests"),
             "rejected": stats.pop("rejected"),
+            # Every completion being answered holds a slot, streaming or still waiting.
+            "slots": {"held": self._slots.open, "limit": self._slots.limit},
             "streams": stats,
             # Every open connection and stream holds a task: a count that only grows is a leak.
             "tasks": len(asyncio.all_tasks()),
@@ -268,7 +303,10 @@ def _model_card() -> JSON:
 
 async def _openai_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, OpenAIError)
-    return Response(json_bytes(exc.body()), exc.status, exc.headers, "application/json")
+    headers = dict(exc.headers)
+    if exc.status in _CLOSING_STATUSES:
+        headers["connection"] = "close"
+    return Response(json_bytes(exc.body()), exc.status, headers, "application/json")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -5,6 +5,7 @@ problem gets (status, message, param, code)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 _MAX_METADATA = 16
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # How OpenAI's messages name each JSON kind.
 _NOUNS = {
     "string": "a string",
@@ -49,9 +51,13 @@ Ranges = Mapping[str, tuple[float, float]]
 
 
 def parse_json_body(raw: bytes) -> object:
-    """The request body as JSON, or OpenAI's answer to a body that is not JSON."""
+    """The request body as JSON, or OpenAI's answer to a body that is not JSON.
+
+    JSON may spell half of a surrogate pair (`"\\ud800"`), which no UTF-8 text can hold: each
+    one becomes U+FFFD, so that everything written or hashed later is valid text.
+    """
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        return _whole_text(json.loads(raw, parse_constant=_reject_constant))
     except (ValueError, RecursionError):
         raise OpenAIError(
             400,
@@ -214,6 +220,16 @@ def content_part_type(param: str, part: object, types: tuple[str, ...]) -> str:
         supported = ", ".join(f"'{t}'" for t in types)
         raise invalid_value(f"{param}.type", kind, supported)
     return str(kind)
+
+
+def _whole_text(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_whole_text(item) for item in value]
+    if isinstance(value, dict):
+        return {_whole_text(key): _whole_text(item) for key, item in value.items()}
+    return value
 
 
 def _reject_constant(name: str) -> object:

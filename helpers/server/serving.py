@@ -4,6 +4,7 @@ serving the app from a socket bound before it starts."""
 from __future__ import annotations
 
 import socket
+import sys
 from dataclasses import dataclass
 
 import uvicorn
@@ -11,22 +12,29 @@ from starlette.types import ASGIApp
 
 from helpers.server.access_log import AccessLog
 from helpers.server.app import ServerConfig, create_app
-from helpers.server.bind import check_bind
+from helpers.server.bind import check_bind, check_token
 from helpers.server.capacity import StatsCounter, StreamGate
 from helpers.server.timing import parse_profile
 from helpers.server.uvicorn_internals import GracefulServer, uvicorn_config
 
 __all__ = ["BoundServer", "bind_server", "checked_config"]
 
+# Files kept free for the server's own use (logs, the listening socket, imports).
+_FILES_HELD_BACK = 64
+_FILES_WANTED = 65_536
+# Windows sockets are not counted against a per-process file limit.
+_FILES_ON_WINDOWS = 65_536
+
 
 def checked_config(host: str, token: str | None, profile: str, max_streams: int) -> ServerConfig:
-    """The configuration of a server on `host`; raises UnsafeBindError beyond loopback without a
-    token, UnknownProfileError for an unknown profile."""
-    check_bind(host, token)
+    """The configuration of a server on `host`; raises UnusableTokenError for a token clients
+    cannot send, UnsafeBindError beyond loopback without a token, UnknownProfileError for an
+    unknown profile."""
     # An empty token (e.g. TUTORIAL_SERVER_TOKEN="") means no token, not one nobody can send.
-    return ServerConfig(
-        token=token or None, profile=parse_profile(profile), max_streams=max_streams
-    )
+    token = token or None
+    check_token(token)
+    check_bind(host, token)
+    return ServerConfig(token=token, profile=parse_profile(profile), max_streams=max_streams)
 
 
 @dataclass(frozen=True)
@@ -53,9 +61,28 @@ def bind_server(
     app: ASGIApp = create_app(config, stats, gate)
     if access_log:
         app = AccessLog(app)
-    server = GracefulServer(uvicorn_config(app), gate)
+    cap = min(config.max_connections, _open_files_allowed() - _FILES_HELD_BACK)
+    server = GracefulServer(uvicorn_config(app, max_connections=cap), gate)
     family_host = f"[{host}]" if listener.family == socket.AF_INET6 else host
     return BoundServer(server, listener, f"http://{family_host}:{listener.getsockname()[1]}/v1")
+
+
+def _open_files_allowed() -> int:
+    """How many files this process may have open; where it can, the soft limit is first raised
+    to the hard one, so that the connection cap, not the system, turns clients away."""
+    if sys.platform == "win32":
+        return _FILES_ON_WINDOWS
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, _FILES_WANTED)
+    if soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            pass
+    return soft
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -12,14 +12,20 @@ upgrade moves any of it):
     set on every live connection;
   - `send_400_response(msg)`, overridden to refuse an unreadable request in OpenAI's error
     format, so clients can parse it.
+  - `connection_made`, `connection_lost`, `handle_events` and `on_response_complete`, extended
+    to give each request head a deadline (uvicorn's keep-alive timer restarts with every byte,
+    so a client trickling a head would hold its connection for ever), and `self.connections`
+    (the server's open connections) to refuse one beyond a cap in OpenAI's format.
 - `uvicorn.Server.shutdown(sockets)`, overridden to tell open streams to finish at once.
 - The `"uvicorn.error"` logger, where uvicorn logs an exception from the app: a filter keeps
   the disconnect a client asked for out of it.
-- `uvicorn.Config(h11_max_incomplete_event_size=...)`, the size limit of a request's head.
+- `uvicorn.Config(h11_max_incomplete_event_size=..., timeout_keep_alive=...)`: the size limit
+  of a request's head, and how long an idle connection is kept.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 
@@ -34,6 +40,7 @@ from helpers.server.wire import error_body, json_bytes
 
 __all__ = [
     "ERROR_LOGGER",
+    "HEAD_SECONDS",
     "MAX_HEAD_BYTES",
     "ArrivalStampingProtocol",
     "GracefulServer",
@@ -47,43 +54,107 @@ ERROR_LOGGER = "uvicorn.error"
 MAX_HEAD_BYTES = 16 * 1024
 # Open streams skip their waits when the server stops; this bounds what is left (slow clients).
 _GRACE_SECONDS = 2
-# How long a connection refused for an unreadable request stays open to drain the client's bytes.
+# An idle keep-alive connection is closed after this (uvicorn's default, made explicit).
+_KEEP_ALIVE_SECONDS = 5
+# How long a refused connection stays open to drain the client's bytes.
 _LINGER_SECONDS = 1.0
+HEAD_SECONDS = 10.0
+"""How long a request's line and headers may take to arrive, from the connection's opening or
+the previous response's end."""
 
 
 class ArrivalStampingProtocol(H11Protocol):
-    """uvicorn's HTTP/1.1 protocol, noting when each request arrived, and refusing an unreadable
-    request in OpenAI's error format rather than with plain text, so clients can parse it."""
+    """uvicorn's HTTP/1.1 protocol, noting when each request arrived, giving each request head
+    `HEAD_SECONDS` to arrive, refusing connections beyond `max_connections`, and refusing an
+    unreadable request in OpenAI's error format rather than with plain text."""
 
-    # Set once an unreadable request was refused: whatever the client still sends is dropped.
+    max_connections: int = 1_000
+    """Open connections beyond this are answered 503 and closed at once (set per server by
+    `uvicorn_config`)."""
+
+    # Set once the connection was refused: whatever the client still sends is dropped.
     _refused = False
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > self.max_connections:
+            self._refuse(
+                503,
+                "Service Unavailable",
+                f"The server has {self.max_connections} connections open, the most it keeps; "
+                "please try again in a moment.",
+                "server_error",
+            )
+            return
+        self._await_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
-        arrived = self.loop.time()
-        before = self.cycle
+        self._arrived = self.loop.time()
         super().data_received(data)
-        if self.cycle is not before:
-            # A request began: its task is created but has not run, so its scope can still be
-            # told when the bytes came, however long it then waits behind other requests.
-            self.cycle.scope["state"][ARRIVAL_STATE] = arrived
+
+    def handle_events(self) -> None:
+        before = self.cycle
+        super().handle_events()
+        if self.cycle is not before and self.cycle is not None:
+            # A request began: its head is whole. Its task is created but has not run, so its
+            # scope can still be told when the bytes came, however long it then waits.
+            self._stop_head_timer()
+            self.cycle.scope["state"][ARRIVAL_STATE] = getattr(self, "_arrived", self.loop.time())
+
+    def on_response_complete(self) -> None:
+        # Armed before uvicorn looks for a pipelined request, which then stops it again.
+        self._await_head()
+        super().on_response_complete()
 
     def send_400_response(self, msg: str) -> None:
-        body = json_bytes(
-            error_body(
-                "The HTTP request could not be read: its request line or headers are malformed, "
-                f"or larger than {MAX_HEAD_BYTES // 1024} KiB together.",
+        self._refuse(
+            400,
+            "Bad Request",
+            "The HTTP request could not be read: its request line or headers are malformed, "
+            f"or larger than {MAX_HEAD_BYTES // 1024} KiB together.",
+            "invalid_request_error",
+        )
+
+    def _await_head(self) -> None:
+        """Give the next request head HEAD_SECONDS to arrive whole: uvicorn's keep-alive timer
+        restarts with every byte, so a client trickling a head would hold the connection."""
+        self._stop_head_timer()
+        if not self.transport.is_closing():
+            self._head_timer = self.loop.call_later(HEAD_SECONDS, self._head_overdue)
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_overdue(self) -> None:
+        self._head_timer = None
+        if self.cycle is None or self.cycle.response_complete:
+            self._refuse(
+                408,
+                "Request Timeout",
+                f"The request line and headers did not arrive within {HEAD_SECONDS:g} seconds.",
                 "invalid_request_error",
             )
-        )
+
+    def _refuse(self, status: int, reason: str, message: str, kind: str) -> None:
+        """Answer in OpenAI's format and end the connection, whatever h11 thinks of it."""
+        self._stop_head_timer()
+        body = json_bytes(error_body(message, kind))
         head = (
-            "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
+            f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
             f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
         )
-        # h11's state no longer matters: the connection ends here. Closing it while the client
-        # is still sending would reset it, which can destroy the answer before it is read; so
-        # stop writing, drop what still comes, and close a moment later.
+        # Closing while the client is still sending would reset the connection, which can
+        # destroy the answer before it is read; so stop writing, drop what still comes, and
+        # close a moment later.
         self.transport.write(head.encode() + body)
         self._refused = True
         if self.transport.can_write_eof():
@@ -117,15 +188,19 @@ def install_disconnect_filter() -> None:
         error_log.addFilter(SimulatedDisconnectFilter())
 
 
-def uvicorn_config(app: ASGIApp) -> uvicorn.Config:
-    """How this server runs uvicorn: asyncio, the ArrivalStampingProtocol, no logging setup."""
+def uvicorn_config(app: ASGIApp, max_connections: int) -> uvicorn.Config:
+    """How this server runs uvicorn: asyncio, the ArrivalStampingProtocol capped at
+    `max_connections`, no logging setup."""
     # No logging setup of our own (log_config=None) so a notebook's logging is left alone; only
     # warnings and errors would reach it, and a disconnect the client asked for is not one.
     install_disconnect_filter()
+    protocol = type(
+        "CappedProtocol", (ArrivalStampingProtocol,), {"max_connections": max_connections}
+    )
     return uvicorn.Config(
         app,
         loop="asyncio",
-        http=ArrivalStampingProtocol,
+        http=protocol,
         h11_max_incomplete_event_size=MAX_HEAD_BYTES,
         ws="none",
         lifespan="off",
@@ -133,5 +208,6 @@ def uvicorn_config(app: ASGIApp) -> uvicorn.Config:
         log_level="warning",
         access_log=False,
         server_header=False,
+        timeout_keep_alive=_KEEP_ALIVE_SECONDS,
         timeout_graceful_shutdown=_GRACE_SECONDS,
     )

@@ -88,7 +88,7 @@ def test_the_server_stops_generating_when_the_client_closes() -> None:
 def test_listening_beyond_loopback_needs_a_token(host: str) -> None:
     with pytest.raises(UnsafeBindError, match="without a token"):
         EmbeddedServer(host=host)
-    EmbeddedServer(host=host, token="a-token")  # allowed once a token guards it; not started
+    EmbeddedServer(host=host, token="a-room-token")  # allowed once a token guards it; not started
 
 
 def test_a_busy_port_fails_in_the_caller() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import select
 import socket
 import threading
 import time
@@ -67,9 +68,11 @@ class RecordingGate(StreamGate):
 
 
 @contextmanager
-def running() -> Iterator[tuple[int, RecordingGate]]:
-    config = uvicorn_config(probe)
-    config.http = RecordingProtocol
+def running(max_connections: int = 1_000) -> Iterator[tuple[int, RecordingGate]]:
+    config = uvicorn_config(probe, max_connections=max_connections)
+    assert issubclass(config.http, ArrivalStampingProtocol)  # type: ignore[arg-type]
+    assert config.http.max_connections == max_connections  # type: ignore[union-attr]
+    config.http = type("Recording", (RecordingProtocol,), {"max_connections": max_connections})
     gate = RecordingGate()
     server = GracefulServer(config, gate)
     listener = socket.socket()
@@ -100,6 +103,10 @@ def get(port: int, path: str) -> bytes:
 
 
 def test_the_overridden_methods_are_still_uvicorns() -> None:
+    assert list(inspect.signature(H11Protocol.connection_made).parameters) == ["self", "transport"]
+    assert list(inspect.signature(H11Protocol.connection_lost).parameters) == ["self", "exc"]
+    assert list(inspect.signature(H11Protocol.handle_events).parameters) == ["self"]
+    assert list(inspect.signature(H11Protocol.on_response_complete).parameters) == ["self"]
     assert list(inspect.signature(H11Protocol.data_received).parameters) == ["self", "data"]
     assert list(inspect.signature(H11Protocol.send_400_response).parameters) == ["self", "msg"]
     assert list(inspect.signature(uvicorn.Server.shutdown).parameters) == ["self", "sockets"]
@@ -156,3 +163,69 @@ def test_only_a_simulated_disconnect_is_kept_out_of_the_error_log(
         get(port, "/crash")
     logged = [r for r in caplog.records if r.name == ERROR_LOGGER and r.exc_info]
     assert [type(r.exc_info[1]) for r in logged if r.exc_info] == [RuntimeError]
+
+
+def test_a_head_that_does_not_arrive_in_time_is_answered_408_and_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A client trickling its head a byte at a time keeps uvicorn's keep-alive timer from
+    ever firing; the head deadline still ends it."""
+    monkeypatch.setattr("helpers.server.uvicorn_internals.HEAD_SECONDS", 0.3)
+    with running() as (port, _), socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        started = time.monotonic()
+        answer = b""
+        for byte in b"GET / HTTP/1.1\r\nHost:":
+            client.sendall(bytes([byte]))
+            time.sleep(0.05)
+            readable = client.recv(65536) if _readable(client) else b""
+            answer += readable
+            if answer:
+                break
+        while data := client.recv(65536):
+            answer += data
+        took = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert b"connection: close" in answer
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["message"].startswith(
+        "The request line and headers did not arrive within 0.3 seconds"
+    )
+    assert took < 2.0
+
+
+def test_a_kept_alive_connection_gets_the_same_deadline_for_its_next_head(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("helpers.server.uvicorn_internals.HEAD_SECONDS", 0.3)
+    with running() as (port, _), socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = client.recv(65536)
+        client.sendall(b"GET / HTT")  # and then nothing more
+        rest = b""
+        while data := client.recv(65536):
+            rest += data
+    assert first.startswith(b"HTTP/1.1 200 ")
+    assert rest.startswith(b"HTTP/1.1 408 ")
+
+
+def test_connections_beyond_the_cap_get_a_json_503_and_are_closed() -> None:
+    with running(max_connections=2) as (port, _):
+        held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2)]
+        try:
+            time.sleep(0.1)
+            answer = exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            # Once one is closed, there is room again.
+            held.pop().close()
+            time.sleep(0.1)
+            again = get(port, "/")
+        finally:
+            for sock in held:
+                sock.close()
+    head, body = answer.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 503 ")
+    assert json.loads(body)["error"]["type"] == "server_error"
+    assert "2 connections open" in json.loads(body)["error"]["message"]
+    assert again.startswith(b"HTTP/1.1 200 ")
+
+
+def _readable(sock: socket.socket) -> bool:
+    return bool(select.select([sock], [], [], 0)[0])
