@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -210,6 +211,75 @@ def test_generated_bodies_get_2xx_or_an_openai_4xx(
     # Python's json writes NaN and Infinity, which are not JSON: one more way to be wrong.
     content = json.dumps(body).encode()
     post(client, content, openai_schema, {SIMULATION_HEADER: header} if header else None)
+
+
+# What a curious learner types: any Unicode, lone surrogates included (valid JSON escapes, not
+# valid text), long runs of digits or spaces, huge numbers and repeat counts around the rules.
+any_text = st.text(
+    alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=()),
+    max_size=200,
+)
+runs = st.builds(
+    lambda char, size: char * size,
+    st.sampled_from(["1", " ", "9", "\t", "x", "-", ".", "1."]),
+    st.integers(1_000, 40_000),
+)
+huge = st.integers(1, 5_000).map(lambda size: "9" * size)
+prompts = st.one_of(
+    any_text,
+    runs,
+    st.builds("say {} {} times".format, any_text, huge),
+    st.builds("count to {}".format, huge),
+    st.builds("count from {} to {}".format, huge, huge),
+    st.builds("What is {} * {}?".format, huge, huge),
+    st.builds("{} / 0.{}".format, huge, huge),
+    st.builds("say x{}".format, runs),
+    st.builds("Say {}".format, any_text),
+)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    prompt=prompts,
+    responses=st.booleans(),
+    stream=st.booleans(),
+    user=st.none() | any_text,
+)
+def test_any_message_content_gets_an_answer_in_bounded_time(
+    client: httpx.Client,
+    openai_schema: SchemaCheck,
+    prompt: str,
+    responses: bool,
+    stream: bool,
+    user: str | None,
+) -> None:
+    body: dict[str, Any] = {"model": SIMULATED_MODEL, "stream": stream}
+    if responses:
+        body["input"] = prompt
+    else:
+        body["messages"] = [{"role": "user", "content": prompt}]
+    if user is not None:
+        body["user"] = user
+    request = client.build_request(
+        "POST", "/responses" if responses else "/chat/completions",
+        content=json.dumps(body).encode(),  # ASCII, with lone surrogates escaped
+        headers={"content-type": "application/json"},
+    )
+    started = time.perf_counter()
+    response = client.send(request, stream=True)
+    try:
+        check_answer(response, openai_schema)
+    finally:
+        response.close()
+    # Every rule decides in linear time on a bounded start of the prompt, and no reply is
+    # longer than 16,384 tokens: on the instant profile the answer comes at once.
+    assert time.perf_counter() - started < 3.0
 
 
 def test_every_truncation_of_a_body_is_a_400(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from helpers.server.model import (
@@ -165,3 +167,44 @@ def test_model_names() -> None:
     assert canonical_model(SIMULATED_MODEL) == SIMULATED_MODEL
     assert all(canonical_model(alias) == SIMULATED_MODEL for alias in MODEL_ALIASES)
     assert canonical_model("gpt-4o") is None
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "1" * 40_000,
+        "say x" + " " * 40_000 + "y",
+        "count " + " " * 40_000 + "to",
+        "1." * 20_000,
+        "one " * 10_000 + "word",
+        "What is " + "9" * 4_000 + " * 9?",
+        "say hi " + "9" * 5_000 + " times",
+    ],
+)
+def test_every_rule_decides_in_linear_time(prompt: str) -> None:
+    """Prompts that made the old patterns backtrack (40 KB of digits took minutes; 4 KB took
+    2 s): each is decided in a few milliseconds, and never raises."""
+    started = time.perf_counter()
+    generate_reply([{"role": "user", "content": prompt}])
+    assert time.perf_counter() - started < 0.1
+
+
+@pytest.mark.parametrize(
+    ("prompt", "start"),
+    [
+        ("Count to " + "9" * 5000, "That is more than 10000 numbers"),
+        ("What is " + "9" * 2200 + " * " + "9" * 2200 + "?", "Those numbers are too long"),
+        ("What is 1" + "0" * 300 + " / 3?", "Those numbers are too long"),
+        ("What is 999999999999999 * 999999999999999?", "999999999999999 * 999999999999999 = "),
+    ],
+)
+def test_numbers_beyond_the_limits_get_a_sentence(prompt: str, start: str) -> None:
+    assert ask(prompt).startswith(start)
+
+
+def test_a_repeat_is_capped_by_count_and_by_length() -> None:
+    assert ask("Say hi 5000 times").split() == ["hi"] * 1000
+    words = " ".join(["word"] * 100)
+    reply = ask(f"Say {words} 1000 times")
+    assert len(reply) <= 65_536 and reply.startswith(words)
+    assert ask("Say " + "a" * 2001).startswith("That is more than 2000 characters")
