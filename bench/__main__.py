@@ -9,13 +9,14 @@ from collections.abc import Callable
 from datetime import date
 from importlib import metadata
 
-from bench import bench_live, bench_load, bench_server
+from bench import bench_abuse, bench_live, bench_load, bench_server
 
 # Each benchmark module offers `run() -> list[str]`: its report lines.
 BENCHMARKS: list[tuple[str, Callable[[], list[str]]]] = [
     ("Live view and recorder", bench_live.run),
     ("Embedded server throughput", bench_server.run),
     ("A room on one server", bench_load.run),
+    ("A room under abuse", bench_abuse.run),
 ]
 _VERSIONS = ("openai", "httpx2", "ipywidgets", "ipykernel", "starlette", "uvicorn")
 

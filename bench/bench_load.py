@@ -46,7 +46,7 @@ def _body(number: int, learner: int) -> dict[str, Any]:
     }
 
 
-def _first_token_lateness(body: dict[str, Any], received: Received) -> tuple[float, bool, int]:
+def first_token_lateness(body: dict[str, Any], received: Received) -> tuple[float, bool, int]:
     """How late the first token came against the plan, whether the text is exact, chunks."""
     sent, events = received.sent, received.events()
     plan = plan_completion(validate_chat_request(body), "realistic", request_key(body))
@@ -74,7 +74,7 @@ def hundred_streams() -> dict[str, float]:
         cpu_after = process.cpu_times()
         rss = process.memory_info().rss
     checked = [
-        _first_token_lateness(body, received)
+        first_token_lateness(body, received)
         for body, received in zip(bodies, answers, strict=True)
     ]
     lateness = [late for late, _, _ in checked]

@@ -20,8 +20,9 @@ __all__ = ["CutOffAnswer", "EventStream", "StreamEnding"]
 # How a stream that reached its end ended, as ServerStats counts it.
 StreamEnding = Literal["completed", "client_closed", "faulted"]
 _EVENT_STREAM = "text/event-stream; charset=utf-8"
-# At most this many events share one write, so a huge instant stream still notices a disconnect.
-_MAX_BATCH = 256
+# At most this many events share one write: a fast stream then yields the event loop often, so
+# other learners' streams keep their schedule, and it notices a disconnect soon.
+_MAX_BATCH = 32
 
 
 class EventStream(Response):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from helpers.server.tokens import count_tokens, iter_tokens
 __all__ = [
     "MODEL_ALIASES",
     "SIMULATED_MODEL",
+    "WORDINGS",
     "FinishReason",
     "Reply",
     "canonical_model",
@@ -269,6 +271,8 @@ _FILLER = (
     " Bursts of chunks and short stalls are part of the simulated timing.",
 )
 _EXCERPT_CHARS = 40
+WORDINGS = math.lcm(len(_OPENINGS), len(_FILLER))
+"""Variants `v` and `v + WORDINGS` always give the same reply."""
 
 
 def _open_ended(question: str, *, variant: int, max_tokens: int | None) -> str:

@@ -25,7 +25,7 @@ from helpers.server.chat_wire import (
     usage_body,
 )
 from helpers.server.faults import FaultSpec, stream_error_body
-from helpers.server.model import SIMULATED_MODEL, FinishReason, Reply, generate_reply
+from helpers.server.model import SIMULATED_MODEL, WORDINGS, FinishReason, Reply, generate_reply
 from helpers.server.responses_request import ResponsesRequest
 from helpers.server.responses_wire import (
     ResponseHeader,
@@ -160,11 +160,14 @@ def plan_completion(request: ChatRequest, profile: Profile, key: str) -> Complet
             token_limit=request.token_limit,
         )
 
-    # At temperature 0 every choice is the canonical one, written once; above it they differ.
-    if request.temperature == 0:
-        replies = (reply(0),) * request.n
-    else:
-        replies = tuple(reply((request.seed or 0) + index) for index in range(request.n))
+    # At temperature 0 every choice is the canonical one; above it they differ, but only in so
+    # many wordings, each written once however many choices share it.
+    variants = [
+        0 if request.temperature == 0 else ((request.seed or 0) + index) % WORDINGS
+        for index in range(request.n)
+    ]
+    written = {variant: reply(variant) for variant in set(variants)}
+    replies = tuple(written[variant] for variant in variants)
     header = ChunkHeader(
         id="chatcmpl-" + _base62(seed, 29),
         created=_EPOCH + seed % _YEAR,

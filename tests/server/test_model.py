@@ -208,3 +208,11 @@ def test_a_repeat_is_capped_by_count_and_by_length() -> None:
     reply = ask(f"Say {words} 1000 times")
     assert len(reply) <= 65_536 and reply.startswith(words)
     assert ask("Say " + "a" * 2001).startswith("That is more than 2000 characters")
+
+
+def test_wordings_repeat_every_six_variants_and_differ_within_them() -> None:
+    """The planner writes each of a request's wordings once, relying on this period."""
+    question = [{"role": "user", "content": "Tell me a story"}]
+    texts = [generate_reply(question, variant=v).written for v in range(12)]
+    assert texts[:6] == texts[6:]
+    assert len(set(texts[:6])) == 6
