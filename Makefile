@@ -2,6 +2,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# The locks pin every package; `make lock` regenerates them from pyproject.toml.
+LESSON_LOCK := requirements/lesson.txt
+TEST_LOCK := requirements/test.txt
+LESSON_STAMP := $(VENV)/.lesson-installed
 STAMP := $(VENV)/.installed
 # The tutorial and its tests run on the embedded (offline) backend unless told otherwise:
 # `make lab TUTORIAL_BACKEND=auto` picks OPENAI_BASE_URL / OPENAI_API_KEY when set.
@@ -11,28 +15,38 @@ LAB_ARGS ?=
 # JupyterLab refuses to run as root (containers, CI) unless told it may.
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 PYTEST_ARGS ?=
+LOCK_ARGS := --universal --python-version 3.11 --quiet --custom-compile-command 'make lock'
 
 .DEFAULT_GOAL := help
-.PHONY: help install lab test lint typecheck pytest notebooks bench clean
+.PHONY: help install lab test lint typecheck pytest notebooks bench lock clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
 
 $(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { echo "$(PYTHON) is missing or older than 3.11: install Python 3.11 or newer, then run make PYTHON=python3.11 (or the newer one's name)." >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV) || { echo "Could not create $(VENV): on Debian or Ubuntu, install python3-venv first." >&2; exit 1; }
 
-# Reinstalls whenever pyproject.toml changes.
-$(STAMP): pyproject.toml | $(PY)
+# The learner's install: the lesson's lock, then the helpers without resolving anything more.
+# Reinstalls whenever the lock or pyproject.toml changes.
+$(LESSON_STAMP): $(LESSON_LOCK) pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -r $(LESSON_LOCK)
+	$(PY) -m pip install --quiet --no-deps -e .
 	@# An editable install skips pyproject's data-files: put the JupyterLab setting in place.
 	install -D -m 644 jupyter-settings/overrides.d/streaming-completions-lab.json \
 		$(VENV)/share/jupyter/lab/settings/overrides.d/streaming-completions-lab.json
+	touch $(LESSON_STAMP)
+
+# The developer's install adds the test tools, pinned by a lock that agrees with the lesson's.
+$(STAMP): $(TEST_LOCK) $(LESSON_STAMP)
+	$(PY) -m pip install --quiet -r $(TEST_LOCK)
+	$(PY) -m pip check
 	touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install the tutorial with its test tools
 
-lab: $(STAMP) ## Launch JupyterLab on the notebooks (embedded backend); extra args via LAB_ARGS="..."
+lab: $(LESSON_STAMP) ## Launch JupyterLab on the notebooks (embedded backend); extra args via LAB_ARGS="..."
 	$(VENV)/bin/jupyter lab notebooks/01_plain_response.ipynb $(LAB_ROOT) $(LAB_ARGS)
 
 lint: $(STAMP) ## ruff check
@@ -51,6 +65,11 @@ notebooks: $(STAMP) ## Regenerate every committed notebook output on the embedde
 
 bench: $(STAMP) ## Run the benchmarks and print their figures
 	$(PY) -m bench
+
+lock: $(STAMP) ## Regenerate requirements/*.txt from pyproject.toml, keeping the pins that still fit
+	$(VENV)/bin/uv pip compile pyproject.toml $(LOCK_ARGS) -o $(LESSON_LOCK)
+	$(VENV)/bin/uv pip compile pyproject.toml $(LOCK_ARGS) --extra test -c $(LESSON_LOCK) -o $(TEST_LOCK)
+	@echo "Now copy the pins of $(LESSON_LOCK) into environment.yml's pip: section (tests/test_lock.py checks them)."
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

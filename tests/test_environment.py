@@ -73,18 +73,14 @@ def extra_requirements() -> Requirements:
 def conda_dependencies() -> list[str]:
     dependencies = load_environment()["dependencies"]
     assert isinstance(dependencies, list)
-    assert all(isinstance(item, str) for item in dependencies), (
-        "environment.yml installs the dependencies from conda-forge only; postBuild installs "
-        "the project itself"
-    )
-    return dependencies
+    return [item for item in dependencies if isinstance(item, str)]
 
 
-def test_environment_yml_lists_the_runtime_dependencies_with_pyproject_ranges() -> None:
-    conda = requirements(
-        line for line in conda_dependencies() if parse_requirement(line)[0] not in CONDA_TOOLS
-    )
-    assert conda == runtime_requirements()
+def test_conda_gives_only_python_and_pip() -> None:
+    """conda-forge lags PyPI: one missing version would fail Binder's solve. pip installs the rest
+    (tests/test_lock.py checks that its section is the lock)."""
+    conda = requirements(conda_dependencies())
+    assert set(conda) == CONDA_TOOLS
 
 
 def test_environment_yml_uses_conda_forge_and_the_tested_python() -> None:
@@ -111,7 +107,7 @@ def test_postbuild_installs_only_the_project_and_stops_on_error() -> None:
         for line in (ROOT / "postBuild").read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    assert lines == ["set -e", "python -m pip install --no-deps ."]
+    assert lines == ["set -e", "python -m pip install --no-deps .", "python -m pip check"]
     assert (ROOT / "postBuild").stat().st_mode & 0o111, "postBuild must be executable"
 
 

@@ -1,17 +1,21 @@
-"""The command line: `python -m helpers serve` runs the simulated OpenAI API in the foreground."""
+"""The command line: `python -m helpers serve` runs the simulated OpenAI API in the foreground;
+`streaming-lab lab` opens the first notebook in JupyterLab, as `make lab` does."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import os
+import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 __all__ = ["SUBCOMMANDS", "Subcommand", "main"]
 
 TOKEN_ENV = "TUTORIAL_SERVER_TOKEN"
+FIRST_NOTEBOOK = Path("notebooks", "01_plain_response.ipynb")
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,8 @@ class Subcommand:
     help: str
     configure: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
+    # Arguments it does not know go on to the program it starts, in `args.passed_on`.
+    passes_on: bool = False
 
 
 def _configure_serve(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +57,7 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from helpers.server.bind import UnsafeBindError
+    from helpers.server.bind import StartRefused
     from helpers.server.foreground import serve_forever
     from helpers.server.model import SIMULATED_MODEL
 
@@ -76,7 +82,7 @@ def _serve(args: argparse.Namespace) -> int:
             access_log=args.access_log,
             on_ready=announce,
         )
-    except UnsafeBindError as error:
+    except StartRefused as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except OSError as error:
@@ -122,6 +128,38 @@ def _notebooks(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _configure_lab(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = "Other arguments go to `jupyter lab`, for example --no-browser --port=8890."
+
+
+def lab_command(
+    lab_args: Sequence[str], environ: Mapping[str, str], is_root: bool
+) -> tuple[list[str], dict[str, str]]:
+    """The command and environment of `make lab`: the first notebook, on the embedded backend."""
+    env = dict(environ)
+    # As in the Makefile: embedded unless the caller chose a backend (`TUTORIAL_BACKEND=auto`).
+    env.setdefault("TUTORIAL_BACKEND", "embedded")
+    # JupyterLab refuses to run as root (containers, CI) unless told it may.
+    root = ["--allow-root"] if is_root else []
+    command = [sys.executable, "-m", "jupyter", "lab", str(FIRST_NOTEBOOK), *root, *lab_args]
+    return command, env
+
+
+def _lab(args: argparse.Namespace) -> int:
+    if not FIRST_NOTEBOOK.is_file():
+        print(
+            f"error: {FIRST_NOTEBOOK} is not here; run this in the tutorial's folder.",
+            file=sys.stderr,
+        )
+        return 2
+    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    command, env = lab_command(args.passed_on, os.environ, is_root)
+    try:
+        return subprocess.call(command, env=env)
+    except KeyboardInterrupt:
+        return 0
+
+
 SUBCOMMANDS: dict[str, Subcommand] = {
     "serve": Subcommand(
         "run the simulated OpenAI-compatible API server", _configure_serve, _serve
@@ -135,6 +173,12 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "re-run the lesson notebooks on the embedded backend and save their outputs",
         _configure_notebooks,
         _notebooks,
+    ),
+    "lab": Subcommand(
+        "open JupyterLab on the first notebook, on the embedded backend (as `make lab`)",
+        _configure_lab,
+        _lab,
+        passes_on=True,
     ),
 }
 
@@ -150,8 +194,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # openai), and `serve` should start at once.
         if arguments[:1] == [name]:
             subcommand.configure(sub)
-        sub.set_defaults(run=subcommand.run)
-    args = parser.parse_args(arguments)
+        sub.set_defaults(run=subcommand.run, passes_on=subcommand.passes_on)
+    args, unknown = parser.parse_known_args(arguments)
+    if unknown and not args.passes_on:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.passed_on = unknown
     status: int = args.run(args)
     return status
 

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import openai
@@ -18,6 +19,7 @@ import pytest
 
 from helpers.server.model import SIMULATED_MODEL
 from helpers.tools.cli import main
+from tests.support import REPO
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -55,13 +57,13 @@ def first_line(proc: subprocess.Popen[str], timeout: float = 15) -> str:
 
 def test_serve_answers_the_openai_client_and_stops_on_ctrl_c() -> None:
     port = free_port()
-    with serve("--port", str(port), "--token", "tok-123", "--profile", "instant") as proc:
+    with serve("--port", str(port), "--token", "tok-12345", "--profile", "instant") as proc:
         line = first_line(proc)
         url = f"http://127.0.0.1:{port}/v1"
         assert url in line
         assert SIMULATED_MODEL in line and "instant" in line
-        assert "tok-123" not in line
-        with openai.OpenAI(base_url=url, api_key="tok-123", max_retries=0, timeout=10) as client:
+        assert "tok-12345" not in line
+        with openai.OpenAI(base_url=url, api_key="tok-12345", max_retries=0, timeout=10) as client:
             chunks = list(client.chat.completions.create(stream=True, **ASK))  # type: ignore[call-overload]
         with openai.OpenAI(base_url=url, api_key="wrong", max_retries=0, timeout=10) as client, \
                 pytest.raises(openai.AuthenticationError):
@@ -72,7 +74,7 @@ def test_serve_answers_the_openai_client_and_stops_on_ctrl_c() -> None:
     assert proc.returncode == 0
     assert "Stopped." in out
     assert "Traceback" not in err
-    assert "tok-123" not in out + err
+    assert "tok-12345" not in out + err
 
 
 def test_ctrl_c_during_a_stream_finishes_it_at_once_and_stops() -> None:
@@ -100,12 +102,12 @@ def test_ctrl_c_during_a_stream_finishes_it_at_once_and_stops() -> None:
 def test_the_token_can_come_from_the_environment() -> None:
     port = free_port()
     with serve("--port", str(port), "--profile", "instant",
-               env={"TUTORIAL_SERVER_TOKEN": "env-tok"}) as proc:
+               env={"TUTORIAL_SERVER_TOKEN": "env-token-1"}) as proc:
         line = first_line(proc)
-        assert "env-tok" not in line
+        assert "env-token-1" not in line
         with httpx.Client(base_url=f"http://127.0.0.1:{port}/v1", timeout=10) as http:
             assert http.post("/chat/completions", json=ASK).status_code == 401
-            guarded = {"Authorization": "Bearer env-tok"}
+            guarded = {"Authorization": "Bearer env-token-1"}
             ok = http.post("/chat/completions", json=ASK, headers=guarded)
         assert ok.status_code == 200
 
@@ -144,3 +146,52 @@ def test_an_unknown_profile_is_an_argument_error(capsys: pytest.CaptureFixture[s
         main(["serve", "--profile", "warp"])
     assert exited.value.code == 2
     assert "realistic" in capsys.readouterr().err
+
+
+# ---- `streaming-lab lab`, the no-make `make lab` ----
+
+
+def test_lab_command_opens_the_first_notebook_on_the_embedded_backend() -> None:
+    from helpers.tools.cli import lab_command
+
+    command, env = lab_command(["--no-browser", "--port=8890"], {"PATH": "/bin"}, is_root=False)
+    first = os.path.join("notebooks", "01_plain_response.ipynb")
+    assert command == [sys.executable, "-m", "jupyter", "lab", first, "--no-browser", "--port=8890"]
+    assert env == {"PATH": "/bin", "TUTORIAL_BACKEND": "embedded"}
+
+
+def test_lab_command_keeps_a_chosen_backend_and_allows_root() -> None:
+    """As `make lab TUTORIAL_BACKEND=auto`, and as the Makefile's --allow-root for root."""
+    from helpers.tools.cli import lab_command
+
+    command, env = lab_command([], {"TUTORIAL_BACKEND": "auto"}, is_root=True)
+    assert command[-1] == "--allow-root"
+    assert env["TUTORIAL_BACKEND"] == "auto"
+
+
+def test_lab_passes_unknown_arguments_to_jupyter_lab(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import helpers.tools.cli as cli
+
+    started: list[tuple[list[str], dict[str, str]]] = []
+    monkeypatch.setattr(cli.subprocess, "call", lambda cmd, env: started.append((cmd, env)) or 7)
+    monkeypatch.delenv("TUTORIAL_BACKEND", raising=False)
+    monkeypatch.chdir(REPO)
+    assert main(["lab", "--no-browser", "--port=8890"]) == 7
+    ((command, env),) = started
+    assert command[2:5] == ["jupyter", "lab", os.path.join("notebooks", "01_plain_response.ipynb")]
+    assert command[-2:] == ["--no-browser", "--port=8890"]
+    assert env["TUTORIAL_BACKEND"] == "embedded"
+    # Other subcommands still refuse what they do not know.
+    with pytest.raises(SystemExit):
+        main(["notebooks", "--check", "--no-browser"])
+    assert "unrecognized arguments: --no-browser" in capsys.readouterr().err
+
+
+def test_lab_outside_the_tutorial_folder_says_where_to_run_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["lab"]) == 2
+    assert "run this in the tutorial's folder" in capsys.readouterr().err
