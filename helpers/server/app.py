@@ -82,6 +82,8 @@ ARRIVAL_STATE = "streaming_lab.arrived"
 # Errors after which the connection is closed: the client may still be sending a body nobody
 # will read (a bad token, a body too slow or too large).
 _CLOSING_STATUSES = frozenset({401, 408, 413})
+# A stream whose body is up to this size is planned on the event loop: well under a millisecond.
+_PLAN_INLINE_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -173,8 +175,13 @@ class _Api:
         try:
             key = request_key(body)
             profile = spec.profile or self._config.profile
-            # Planning a long reply takes a while; a worker thread keeps other streams flowing.
-            planned = await anyio.to_thread.run_sync(plan, asked, profile, key, spec)
+            # A stream's plan is cheap (its events are made as they are sent) unless its prompt
+            # is large (its tokens are counted); a whole answer's is made at once. The costly
+            # ones go to a worker thread, so that other streams keep flowing.
+            if asked.stream and len(raw) <= _PLAN_INLINE_BYTES:
+                planned = plan(asked, profile, key, spec)
+            else:
+                planned = await anyio.to_thread.run_sync(plan, asked, profile, key, spec)
             headers = {"x-request-id": request_id(key)}
             if isinstance(planned, StreamPlan):
                 # The stream releases the slot once it is over.

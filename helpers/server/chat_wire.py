@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from helpers.server.wire import JSON, SERVICE_TIER, obfuscation
+from helpers.server.wire import JSON, SERVICE_TIER, obfuscation, sse_event
 
 __all__ = [
     "ChunkHeader",
+    "ContentChunks",
     "completion_body",
     "role_delta",
     "stream_choice",
@@ -61,6 +63,35 @@ def stream_chunk(
         content = "".join(choice["delta"].get("content") or "" for choice in choices)
         chunk["obfuscation"] = obfuscation(content, key=f"{header.id}:{sequence}")
     return chunk
+
+
+class ContentChunks:
+    """The SSE events of one choice's text chunks, made from a template: byte for byte
+    `sse_event(stream_chunk(header, [stream_choice(index, {"content": token})], ...))`, at a
+    fraction of its cost, since a stream is mostly such chunks."""
+
+    _MARK = "\x00token\x00"
+
+    def __init__(self, header: ChunkHeader, index: int) -> None:
+        self._header = header
+        # The chunk with a stand-in token, unpadded, cut around the stand-in.
+        plain = ChunkHeader(header.id, header.created, header.model, header.system_fingerprint,
+                            header.include_usage, include_obfuscation=False)
+        choice = stream_choice(index, {"content": self._MARK})
+        event = sse_event(stream_chunk(plain, [choice], sequence=0)).decode()
+        before, after = event.split(json.dumps(self._MARK), 1)
+        self._before = before
+        # `after` ends with `}\n\n`; the padding, when asked for, goes just before it.
+        self._after = after[: -len("}\n\n")]
+
+    def encode(self, token: str, *, sequence: int) -> bytes:
+        """The event of a chunk carrying `token`, at position `sequence` in the stream."""
+        end = "}\n\n"
+        if self._header.include_obfuscation:
+            padding = obfuscation(token, key=f"{self._header.id}:{sequence}")
+            end = f',"obfuscation":{json.dumps(padding)}' + end
+        text = json.dumps(token, ensure_ascii=False)
+        return f"{self._before}{text}{self._after}{end}".encode()
 
 
 def usage_body(prompt_tokens: int, completion_tokens: int) -> JSON:

@@ -18,6 +18,7 @@ from typing import Any
 from helpers.server.chat_request import ChatRequest
 from helpers.server.chat_wire import (
     ChunkHeader,
+    ContentChunks,
     completion_body,
     role_delta,
     stream_choice,
@@ -195,6 +196,7 @@ def _chat_events(completion: Completion, spec: FaultSpec) -> Iterator[Event]:
     schedule = completion.schedule()
     at = next(schedule)
     choices = [_TokenStream(reply) for reply in completion.replies]
+    texts = [ContentChunks(header, index) for index in range(len(choices))]
     for index in range(len(choices)):
         yield event(at, [stream_choice(index, role_delta())])
     # Difference 7: the choices advance together, one chunk each per token step.
@@ -204,7 +206,7 @@ def _chat_events(completion: Completion, spec: FaultSpec) -> Iterator[Event]:
                 continue
             token = choice.take()
             if token is not None:
-                yield event(at, [stream_choice(index, {"content": token})])
+                yield Event(at, texts[index].encode(token, sequence=next(sequence)))
             if choice.exhausted:
                 choice.ended = True
                 if spec.fault != "no_finish":

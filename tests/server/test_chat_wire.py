@@ -4,6 +4,7 @@ import pytest
 
 from helpers.server.chat_wire import (
     ChunkHeader,
+    ContentChunks,
     completion_body,
     role_delta,
     stream_choice,
@@ -78,3 +79,20 @@ def test_completion_body() -> None:
     assert body["usage"]["total_tokens"] == 24
     assert body["service_tier"] == "default"
     assert body["system_fingerprint"] == "fp_1"
+
+
+@pytest.mark.parametrize("usage", [False, True])
+@pytest.mark.parametrize("padded", [False, True])
+@pytest.mark.parametrize("index", [0, 3])
+def test_content_chunks_from_the_template_equal_the_built_ones(
+    usage: bool, padded: bool, index: int
+) -> None:
+    header = ChunkHeader("chatcmpl-x1", 1_735_689_600, "gpt-4o-mini-sim", "fp_0123456789",
+                         include_usage=usage, include_obfuscation=padded)
+    chunks = ContentChunks(header, index)
+    tokens = ["1", ",", " ", "Hello", ' "q"', "\\", "\n", "é", "\u2028", "🙂", "\x00", "a" * 40, ""]
+    for sequence, token in enumerate(tokens, start=5):
+        built = sse_event(
+            stream_chunk(header, [stream_choice(index, {"content": token})], sequence=sequence)
+        )
+        assert chunks.encode(token, sequence=sequence) == built
