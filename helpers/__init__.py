@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from helpers.chunk_event import ChunkEvent
     from helpers.exercises import (
         check_finished_texts,
+        check_is_cut_off,
         check_join_deltas,
         check_pieces_until_blocked,
         check_reply_text,
@@ -25,7 +26,12 @@ if TYPE_CHECKING:
     from helpers.live import LiveView
     from helpers.metrics import StreamMetrics
     from helpers.playground import Playground, side_by_side, whole_answer
-    from helpers.plots import plot_arrivals, plot_blocking_vs_streaming, plot_inter_arrival
+    from helpers.plots import (
+        plot_arrivals,
+        plot_blocking_vs_streaming,
+        plot_inter_arrival,
+        plot_real_trace,
+    )
     from helpers.recorder import Recorder
     from helpers.usage import show_usage
 
@@ -40,6 +46,7 @@ _HOMES = {
     "StreamMetrics": "helpers.metrics",
     "LiveView": "helpers.live",
     "plot_arrivals": "helpers.plots",
+    "plot_real_trace": "helpers.plots",
     "plot_blocking_vs_streaming": "helpers.plots",
     "plot_inter_arrival": "helpers.plots",
     "show_usage": "helpers.usage",
@@ -47,6 +54,7 @@ _HOMES = {
     "side_by_side": "helpers.playground",
     "whole_answer": "helpers.playground",
     "check_reply_text": "helpers.exercises",
+    "check_is_cut_off": "helpers.exercises",
     "check_join_deltas": "helpers.exercises",
     "check_pieces_until_blocked": "helpers.exercises",
     "check_finished_texts": "helpers.exercises",
@@ -63,6 +71,7 @@ __all__ = [
     "Recorder",
     "StreamMetrics",
     "check_finished_texts",
+    "check_is_cut_off",
     "check_join_deltas",
     "check_pieces_until_blocked",
     "check_reply_text",
@@ -75,6 +84,7 @@ __all__ = [
     "plot_arrivals",
     "plot_blocking_vs_streaming",
     "plot_inter_arrival",
+    "plot_real_trace",
     "show_usage",
     "side_by_side",
     "whole_answer",

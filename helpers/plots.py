@@ -7,7 +7,9 @@ IPython a PNG formatter is registered for figures if none is (as when MPLBACKEND
 
 from __future__ import annotations
 
+import csv
 import io
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from matplotlib.figure import Figure
@@ -18,13 +20,26 @@ from helpers.server.tokens import count_tokens
 if TYPE_CHECKING:
     from helpers.recorder import Recorder
 
-__all__ = ["plot_arrivals", "plot_blocking_vs_streaming", "plot_inter_arrival"]
+__all__ = [
+    "REAL_BLOCKING_SECONDS",
+    "plot_arrivals",
+    "plot_blocking_vs_streaming",
+    "plot_inter_arrival",
+    "plot_real_trace",
+    "real_trace",
+]
 
 _WAIT_COLOR = "#c8c8c8"
 _TEXT_COLOR = "#1f77b4"
 _MARK_COLOR = "#d62728"
 _X_LABEL = "seconds since the request"
 _BAR = 0.5
+_SIM_COLOR = "#ff7f0e"
+# The source lesson's real gpt-4o-mini stream of the count to 100 (see /work/shared/reference):
+# one row per chunk, seconds after the request to 0.01 s, its kind and its text.
+_REAL_TRACE = "data/gpt-4o-mini-count-to-100.csv"
+# The same prompt sent without streaming in that lesson's run.
+REAL_BLOCKING_SECONDS = 1.88
 
 
 def plot_arrivals(recorder: Recorder) -> Figure:
@@ -127,6 +142,40 @@ def plot_inter_arrival(recorder: Recorder) -> Figure:
         label = f"{name} {value * 1000:.1f} ms"
         ax.axvline(value * 1000, color=_MARK_COLOR, linestyle=style, label=label)
     ax.legend(fontsize="small")
+    return figure
+
+
+def real_trace() -> list[tuple[float, str, str]]:
+    """The real stream's chunks as (seconds after the request, kind, text)."""
+    text = resources.files("helpers").joinpath(_REAL_TRACE).read_text(encoding="utf-8")
+    rows = csv.DictReader(io.StringIO(text))
+    return [(float(row["seconds_after_request"]), row["kind"], row["content"]) for row in rows]
+
+
+def plot_real_trace(recorder: Recorder | None = None) -> Figure:
+    """A real gpt-4o-mini stream of the count to 100, chunks received over time, with the real
+    blocking request marked; `recorder`'s stream drawn beside it when given."""
+    figure, ax = _figure((8, 3.5))
+    trace = real_trace()
+    times = [0.0, *(seconds for seconds, _, _ in trace)]
+    ax.step(times, range(len(times)), where="post", color=_TEXT_COLOR, label="real stream")
+    ax.axvline(REAL_BLOCKING_SECONDS, color=_MARK_COLOR, linestyle="--")
+    ax.annotate(
+        f"real blocking answer {REAL_BLOCKING_SECONDS:.2f} s",
+        (REAL_BLOCKING_SECONDS, 10),
+        xytext=(6, 0),
+        textcoords="offset points",
+        color=_MARK_COLOR,
+    )
+    if recorder is not None:
+        own = [0.0, *(event.seconds for event in recorder.events)]
+        ax.step(own, range(len(own)), where="post", color=_SIM_COLOR, label="this run")
+    ax.set_xlabel(_X_LABEL)
+    ax.set_ylabel("chunks received")
+    ax.set_title("A real gpt-4o-mini stream, as recorded for the source lesson")
+    ax.legend(loc="upper left", fontsize="small", frameon=False)
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
     return figure
 
 

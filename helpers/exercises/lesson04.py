@@ -32,6 +32,12 @@ check_text_and_usage = Exercise(
             ("Yes", None),
             "Without include_usage no chunk carries usage, so the second item should say so.",
         ),
+        Case(
+            "a test stream that broke off before its first chunk",
+            ([],),
+            ("", None),
+            "An interrupted stream never sends its usage chunk, and may send no chunk at all.",
+        ),
     ),
     hint_text=(
         "the usage chunk arrives last and has `choices == []`, so test `if chunk.choices:` "
@@ -50,7 +56,10 @@ check_text_and_usage = Exercise(
         """
     ),
     error_clues={
-        "IndexError": "The usage chunk at the end of the stream has `choices == []`.",
+        "IndexError": (
+            "The usage chunk at the end of the stream has `choices == []`, and a stream that "
+            "broke off may have no chunks at all: check before you index."
+        ),
         "TypeError": "The finish chunk's delta carries no text: its `content` is `None`.",
     },
     same=same_text_and_usage,

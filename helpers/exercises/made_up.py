@@ -18,8 +18,8 @@ from helpers.server.responses_wire import ResponseHeader, response_events
 __all__ = ["chunk", "response", "response_stream", "responses_usage", "stream", "usage"]
 
 
-def response(content: str) -> ChatCompletion:
-    """A blocking chat response whose reply is `content`."""
+def response(content: str, finish: str = "stop") -> ChatCompletion:
+    """A blocking chat response whose reply is `content`, ended for the reason `finish`."""
     return ChatCompletion.model_validate(
         {
             "id": "chatcmpl-exercise",
@@ -30,7 +30,7 @@ def response(content: str) -> ChatCompletion:
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": content},
-                    "finish_reason": "stop",
+                    "finish_reason": finish,
                 }
             ],
         }

@@ -7,6 +7,7 @@ import functools
 import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -30,6 +31,11 @@ from tests.notebooks.conftest import FreshLesson
 pytestmark = pytest.mark.notebook
 
 MAX_CODE_LINES = 10
+SELF_TESTS = Path(__file__).parents[1] / "helpers" / "exercises" / "test_self_tests.py"
+# A count written in prose, e.g. "300 chunks", "306 events", "298 tokens".
+QUOTED_COUNT = re.compile(r"\b(\d+) (?:chunks?|events?|tokens?|requests?)\b")
+# An HTTP library named in prose: `httpx`, `httpx2`, HTTPX.
+HTTP_LIBRARY = re.compile(r"\bhttpx\d*\b", re.IGNORECASE)
 # Things that must never be committed in an output, each with the reason.
 FORBIDDEN_OUTPUT = {
     r"0x[0-9a-fA-F]{6,}": "a memory address, different on every run",
@@ -128,22 +134,20 @@ def test_one_setup_cell_imports_helpers_and_makes_the_client(notebook: NotebookN
     assert backend_line.startswith("Backend: embedded simulation"), backend_line
 
 
-def test_exercise_has_check_help_and_hidden_self_test(notebook: NotebookNode) -> None:
+def test_exercise_has_check_and_help_and_its_self_test_lives_in_tests(
+    notebook: NotebookNode,
+) -> None:
     sources = [cell.source for cell in _code(notebook)]
     checks = [s for s in sources if re.search(r"^check_\w+\(\w+\)$", s, re.MULTILINE)]
     assert len(checks) == 1
     name = re.findall(r"^check_(\w+)\(", checks[0], re.MULTILINE)[0]
     assert f"def {name}(" in checks[0] and "return ...  #" in checks[0]
     assert f"# check_{name}.hint()\n# check_{name}.solution()" in sources
-    hidden = [
-        cell
-        for cell in _code(notebook)
-        if cell.metadata.get("jupyter", {}).get("source_hidden")
-        and "self-test" in cell.metadata.get("tags", [])
-    ]
-    assert len(hidden) == 1
-    assert f"assert not check_{name}(" in hidden[0].source
-    assert f"assert check_{name}(check_{name}.reference()).correct" in hidden[0].source
+    # A hidden cell is hidden only in JupyterLab; GitHub, nbviewer, Colab and VS Code show it.
+    # The checks that the reference passes and a wrong answer fails live in tests/ instead.
+    assert not [c for c in _code(notebook) if "self-test" in c.metadata.get("tags", [])]
+    assert not [s for s in sources if ".reference()" in s or "assert " in s]
+    assert f"check_{name}" in SELF_TESTS.read_text(encoding="utf-8")
     # The committed notebook shows the untouched exercise: a kind "not attempted yet".
     (check_cell,) = [cell for cell in _code(notebook) if cell.source == checks[0]]
     shown = check_cell.outputs[-1].data["text/plain"]
@@ -198,6 +202,63 @@ def test_prose_quotes_no_figure_it_did_not_measure(notebook: NotebookNode) -> No
             assert "embedded backend" in before and "about" in before, (
                 f"unmeasured figure {match.group()!r} in: {text[:80]!r}"
             )
+
+
+def _output_text(nb: NotebookNode) -> str:
+    texts = []
+    for cell in _code(nb):
+        for output in cell.outputs:
+            texts.append(output.get("text", ""))
+            data = output.get("data", {})
+            texts += [data.get("text/plain", ""), data.get("text/markdown", "")]
+    return "\n".join(texts)
+
+
+def test_every_count_quoted_in_prose_is_in_the_committed_outputs(notebook: NotebookNode) -> None:
+    """"300 chunks" in a sentence must be a figure a cell showed: prose and outputs agree."""
+    shown = _output_text(notebook)
+    missing = [
+        match.group()
+        for text in _markdown(notebook)
+        for match in QUOTED_COUNT.finditer(text)
+        if not re.search(rf"(?<![\d.]){match.group(1)}(?![\d.])", shown)
+    ]
+    assert missing == []
+
+
+def _http_library_of_openai() -> str:
+    """The HTTP library the pinned `openai` client imports in its base client."""
+    import openai._base_client as base
+
+    tree = ast.parse(Path(base.__file__).read_text(encoding="utf-8"))
+    names = {
+        alias.name
+        for node in tree.body
+        if isinstance(node, ast.Import)
+        for alias in node.names
+        if alias.name.startswith("httpx")
+    }
+    assert len(names) == 1, names
+    return names.pop()
+
+
+def test_prose_names_the_http_library_the_client_uses() -> None:
+    """openai 3.51 is built on httpx2: no lesson or guide may send learners to httpx's docs."""
+    library = _http_library_of_openai()
+    texts = [
+        (lesson, text) for lesson in NOTEBOOKS for text in _markdown(_lesson(lesson))
+    ]
+    guide = Path(__file__).parents[2] / "docs" / "instructor-guide.md"
+    if guide.exists():
+        texts.append(("instructor-guide.md", guide.read_text(encoding="utf-8")))
+    wrong = [
+        (where, found)
+        for where, text in texts
+        for found in HTTP_LIBRARY.findall(text)
+        if found != library
+    ]
+    assert wrong == []
+    assert "python-httpx.org" not in "\n".join(text for _, text in texts)
 
 
 def test_lesson_code_uses_the_openai_client(notebook: NotebookNode) -> None:
