@@ -120,7 +120,7 @@ def measure() -> dict[str, float]:
     bare = f"http://127.0.0.1:{bare_port}/v1/chat/completions"
     rates: dict[str, list[float]] = {"embedded": [], "bare": []}
     with tempfile.TemporaryDirectory() as scratch, run_server_process(
-        "--profile", "instant", "--no-access-log"
+        "--profile", "instant", "--no-access-log", "--max-chunk-rate", "0"
     ) as server:
         embedded = f"{server.base_url}/chat/completions"
         chunks, _, _, captured = read_stream(embedded)

@@ -46,7 +46,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from helpers.server.auth import check_bearer_token
-from helpers.server.capacity import StatsCounter, StreamGate, StreamSlots
+from helpers.server.capacity import Pace, StatsCounter, StreamGate, StreamSlots
 from helpers.server.chat_request import ChatRequest, validate_chat_request
 from helpers.server.checks import parse_json_body
 from helpers.server.errors import OpenAIError
@@ -73,7 +73,7 @@ from helpers.server.responses_request import ResponsesRequest, validate_response
 from helpers.server.timing import Profile
 from helpers.server.wire import JSON, error_body, json_bytes
 
-__all__ = ["ARRIVAL_STATE", "ServerConfig", "create_app"]
+__all__ = ["ARRIVAL_STATE", "CHUNK_BURST", "ServerConfig", "create_app"]
 
 # Where the HTTP layer may note, in the request's scope state, when the request arrived (event-loop
 # time); the schedule counts from then, so requests queued behind others' handlers in a burst
@@ -82,6 +82,8 @@ ARRIVAL_STATE = "streaming_lab.arrived"
 # Errors after which the connection is closed: the client may still be sending a body nobody
 # will read (a bad token, a body too slow or too large).
 _CLOSING_STATUSES = frozenset({401, 408, 413})
+CHUNK_BURST = 64
+"""Events a paced stream may send at once: more than the largest burst of the real trace (28)."""
 # A stream whose body is up to this size is planned on the event loop: well under a millisecond.
 _PLAN_INLINE_BYTES = 16 * 1024
 
@@ -100,6 +102,9 @@ class ServerConfig:
     """Completions answered at once, streamed or not (difference 11)."""
     retry_after: int = 1
     """Seconds a client refused for being one too many is told to wait."""
+    max_chunk_rate: float | None = None
+    """The most events a second one stream sends beyond a burst of `CHUNK_BURST` (None: as fast
+    as the client reads); a room's server sets it, so no stream can take its whole CPU."""
     max_connections: int = 1_000
     """Connections open at once; one more is answered 503 and closed (fewer where the system
     allows this process fewer open files)."""
@@ -185,7 +190,12 @@ class _Api:
             headers = {"x-request-id": request_id(key)}
             if isinstance(planned, StreamPlan):
                 # The stream releases the slot once it is over.
-                return EventStream(planned, arrived, self._stats, self._gate, headers, slot)
+                pace = (
+                    Pace(self._config.max_chunk_rate, CHUNK_BURST, self._gate)
+                    if self._config.max_chunk_rate
+                    else None
+                )
+                return EventStream(planned, arrived, self._stats, self._gate, headers, slot, pace)
             stayed = await self._wait_for_client(request, arrived + planned.at)
         except BaseException:
             slot.release()

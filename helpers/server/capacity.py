@@ -4,6 +4,7 @@ server end open responses at once, and the slots that cap completions answered a
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import anyio
@@ -11,7 +12,7 @@ import anyio.lowlevel
 
 from helpers.server.errors import OpenAIError
 
-__all__ = ["ServerStats", "Slot", "StatsCounter", "StreamGate", "StreamSlots"]
+__all__ = ["Pace", "ServerStats", "Slot", "StatsCounter", "StreamGate", "StreamSlots"]
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,12 @@ class StreamGate:
             await self._closing.wait()
 
     def is_due(self, deadline: float) -> bool:
-        return self._closed or deadline <= anyio.current_time()
+        return deadline <= self.due_now()
+
+    def due_now(self) -> float:
+        """Every deadline up to this (event-loop time) is due now; all of them once the server
+        is stopping."""
+        return math.inf if self._closed else anyio.current_time()
 
     def close(self) -> None:
         """Called on the server's event loop when it begins to shut down."""
@@ -107,3 +113,29 @@ class Slot:
         if self._slots is not None:
             self._slots.open -= 1
             self._slots = None
+
+
+class Pace:
+    """How fast one stream may send, as a token bucket: bursts of up to `burst` events leave
+    at once, and beyond them at most `rate` events a second. A real engine's bursts pass
+    untouched; a stream that would run flat out cannot take a shared server's whole CPU."""
+
+    def __init__(self, rate: float, burst: int, gate: StreamGate) -> None:
+        assert rate > 0 and burst >= 1, "a pace lets at least one event through"
+        self._rate = rate
+        self._burst = burst
+        self._gate = gate
+        self._allowance = float(burst)
+        self._checked: float | None = None
+
+    async def take(self, events: int) -> None:
+        """Wait until `events` more may leave (not at all once the server is stopping)."""
+        now = anyio.current_time()
+        if self._checked is not None:
+            self._allowance = min(
+                self._burst, self._allowance + (now - self._checked) * self._rate
+            )
+        self._checked = now
+        self._allowance -= events
+        if self._allowance < 0:
+            await self._gate.wait_until(now - self._allowance / self._rate)

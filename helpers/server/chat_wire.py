@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from helpers.server.wire import JSON, SERVICE_TIER, obfuscation, sse_event
@@ -65,6 +65,10 @@ def stream_chunk(
     return chunk
 
 
+# json's own string encoder, without dumps()'s per-call set-up: what to_json writes for a str.
+_json_string: Callable[[str], str] = json.encoder.encode_basestring
+
+
 class ContentChunks:
     """The SSE events of one choice's text chunks, made from a template: byte for byte
     `sse_event(stream_chunk(header, [stream_choice(index, {"content": token})], ...))`, at a
@@ -88,10 +92,10 @@ class ContentChunks:
         """The event of a chunk carrying `token`, at position `sequence` in the stream."""
         end = "}\n\n"
         if self._header.include_obfuscation:
+            # The padding is letters and digits: nothing in it needs escaping.
             padding = obfuscation(token, key=f"{self._header.id}:{sequence}")
-            end = f',"obfuscation":{json.dumps(padding)}' + end
-        text = json.dumps(token, ensure_ascii=False)
-        return f"{self._before}{text}{self._after}{end}".encode()
+            end = f',"obfuscation":"{padding}"' + end
+        return f"{self._before}{_json_string(token)}{self._after}{end}".encode()
 
 
 def usage_body(prompt_tokens: int, completion_tokens: int) -> JSON:

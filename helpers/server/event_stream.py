@@ -10,7 +10,7 @@ import anyio
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from helpers.server.capacity import Slot, StatsCounter, StreamGate
+from helpers.server.capacity import Pace, Slot, StatsCounter, StreamGate
 from helpers.server.faults import SimulatedDisconnect
 from helpers.server.planning import StreamPlan
 from helpers.server.wire import SSE_DONE
@@ -37,6 +37,7 @@ class EventStream(Response):
         gate: StreamGate,
         headers: Mapping[str, str],
         slot: Slot,
+        pace: Pace | None = None,
     ) -> None:
         self.status_code = 200
         self.media_type = _EVENT_STREAM
@@ -47,6 +48,7 @@ class EventStream(Response):
         self._stats = stats
         self._gate = gate
         self._slot = slot
+        self._pace = pace
         self._client_gone = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -100,14 +102,17 @@ class EventStream(Response):
             # Everything already due leaves in one write, as a burst does on the real wire.
             batch = [pending]
             pending = next(events, None)
+            due = self._gate.due_now() - self._arrived
             while (
                 pending is not None
                 and len(batch) < _MAX_BATCH
                 and not pending.disconnect
-                and self._gate.is_due(self._arrived + pending.at)
+                and pending.at <= due
             ):
                 batch.append(pending)
                 pending = next(events, None)
+            if self._pace is not None:
+                await self._pace.take(len(batch))
             body = b"".join(event.data for event in batch)
             await send({"type": "http.response.body", "body": body, "more_body": True})
             self._stats.add("chunks_sent", sum(event.data != SSE_DONE for event in batch))

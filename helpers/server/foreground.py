@@ -20,13 +20,14 @@ def serve_forever(
     profile: str,
     *,
     max_streams: int = ServerConfig.max_streams,
+    max_chunk_rate: float | None = None,
     access_log: bool = True,
     on_ready: Callable[[str], None],
 ) -> None:
     """Listen, call `on_ready` with the base URL, and serve until Ctrl-C or SIGTERM; open
     streams then finish at once. Raises UnsafeBindError beyond loopback without a token, and
     OSError when the address cannot be bound."""
-    config = checked_config(host, token, profile, max_streams)
+    config = checked_config(host, token, profile, max_streams, max_chunk_rate)
     bound = bind_server(host, port, config, StatsCounter(), access_log=access_log)
     # SIGTERM (systemd, docker stop, kill) stops as gently as Ctrl-C. uvicorn handles both while
     # serving, shuts down gracefully, then raises the signal again.

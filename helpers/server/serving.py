@@ -26,7 +26,13 @@ _FILES_WANTED = 65_536
 _FILES_ON_WINDOWS = 65_536
 
 
-def checked_config(host: str, token: str | None, profile: str, max_streams: int) -> ServerConfig:
+def checked_config(
+    host: str,
+    token: str | None,
+    profile: str,
+    max_streams: int,
+    max_chunk_rate: float | None = None,
+) -> ServerConfig:
     """The configuration of a server on `host`; raises UnusableTokenError for a token clients
     cannot send, UnsafeBindError beyond loopback without a token, UnknownProfileError for an
     unknown profile."""
@@ -34,7 +40,12 @@ def checked_config(host: str, token: str | None, profile: str, max_streams: int)
     token = token or None
     check_token(token)
     check_bind(host, token)
-    return ServerConfig(token=token, profile=parse_profile(profile), max_streams=max_streams)
+    return ServerConfig(
+        token=token,
+        profile=parse_profile(profile),
+        max_streams=max_streams,
+        max_chunk_rate=max_chunk_rate or None,
+    )
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,9 @@ from pathlib import Path
 __all__ = ["SUBCOMMANDS", "Subcommand", "main"]
 
 TOKEN_ENV = "TUTORIAL_SERVER_TOKEN"
+# Faster than any engine streams one answer, slow enough that ten flat-out streams take a small
+# share of a core.
+ROOM_CHUNK_RATE = 2_000
 FIRST_NOTEBOOK = Path("notebooks", "01_plain_response.ipynb")
 
 
@@ -31,7 +34,7 @@ class Subcommand:
 
 def _configure_serve(parser: argparse.ArgumentParser) -> None:
     from helpers.server.timing import PROFILES
-    from helpers.tools.arguments import positive_int
+    from helpers.tools.arguments import non_negative_float, positive_int
 
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
@@ -47,6 +50,13 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=200,
         help="completions answered at once; one more gets a 429 asking to retry (200)",
+    )
+    parser.add_argument(
+        "--max-chunk-rate",
+        type=non_negative_float,
+        default=ROOM_CHUNK_RATE,
+        help="events a second one stream may send beyond a short burst, so that no learner's "
+        f"stream can take the server's whole CPU; 0 for no limit ({ROOM_CHUNK_RATE:g})",
     )
     parser.add_argument(
         "--access-log",
@@ -79,6 +89,7 @@ def _serve(args: argparse.Namespace) -> int:
             args.token,
             args.profile,
             max_streams=args.max_streams,
+            max_chunk_rate=args.max_chunk_rate,
             access_log=args.access_log,
             on_ready=announce,
         )

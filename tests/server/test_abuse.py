@@ -35,8 +35,10 @@ WORDS = " ".join(f"word{n}" for n in range(100))
 
 @pytest.fixture(scope="module")
 def room() -> Iterator[ServerProcess]:
+    # Unpaced, so that the long streams below take a second, not eight: the pace has its own test.
     with run_server_process(
-        "--host", "0.0.0.0", "--token", TOKEN, "--profile", "instant", "--no-access-log"
+        "--host", "0.0.0.0", "--token", TOKEN, "--profile", "instant", "--no-access-log",
+        "--max-chunk-rate", "0",
     ) as server:
         yield server
 
@@ -144,6 +146,21 @@ def test_128_choices_with_no_limit_share_the_requests_tokens(
     assert usage["completion_tokens"] == 32_768
     assert first_byte < 1.0, "the first byte does not wait for the whole reply"
     assert process.memory_info().rss - before < 50 * 1024 * 1024
+
+
+def test_a_room_server_paces_each_stream_at_2000_events_a_second() -> None:
+    """A stream that would run flat out (instant profile) is held to the room's pace after a
+    first burst of 64 events, so ten such learners take a small share of the server's CPU."""
+    with run_server_process("--profile", "instant", "--no-access-log") as paced, httpx.Client(
+        base_url=paced.base_url, timeout=TIMEOUT
+    ) as client:
+        started = time.perf_counter()
+        _, chunks = stream_size(client, chat("Count to 1000", stream=True))
+        took = time.perf_counter() - started
+    events = len(chunks) + 1  # and [DONE]
+    assert events == 3_002
+    # (3,002 - 64) events at 2,000 a second: about 1.47 s; unpaced, some 0.1 s.
+    assert 1.3 < took < 4.0
 
 
 # -- inputs that once gave a 500 or took minutes ---------------------------------------------

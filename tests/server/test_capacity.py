@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from helpers.server.capacity import ServerStats, StatsCounter, StreamGate, StreamSlots
+from helpers.server.capacity import Pace, ServerStats, StatsCounter, StreamGate, StreamSlots
 from helpers.server.errors import OpenAIError
 
 
@@ -55,3 +55,25 @@ def test_the_gate_sleeps_until_the_deadline_unless_the_server_stops() -> None:
     waited, cut = anyio.run(run)
     assert 0.05 <= waited < 0.5
     assert cut < 1.0, "close() ends a 30 s wait at once"
+
+
+def test_a_pace_lets_a_burst_through_then_holds_to_its_rate() -> None:
+    async def run() -> tuple[float, float, float]:
+        pace = Pace(rate=1_000, burst=50, gate=StreamGate())
+        start = anyio.current_time()
+        await pace.take(50)  # the whole burst, at once
+        burst = anyio.current_time() - start
+        for _ in range(10):
+            await pace.take(10)  # 100 more at 1,000 a second: about 0.1 s
+        paced = anyio.current_time() - start - burst
+        stopping = StreamGate()
+        stopped = Pace(rate=1, burst=1, gate=stopping)
+        stopping.close()
+        before = anyio.current_time()
+        await stopped.take(100)  # 100 s of waiting, skipped by a stopping server
+        return burst, paced, anyio.current_time() - before
+
+    burst, paced, stopped = anyio.run(run)
+    assert burst < 0.01
+    assert 0.09 <= paced < 0.5
+    assert stopped < 0.1
