@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 LOCK_ARGS := --universal --python-version 3.11 --quiet --custom-compile-command 'make lock'
 
 .DEFAULT_GOAL := help
-.PHONY: help install lab test lint typecheck pytest notebooks bench lock clean
+.PHONY: help install lab test lint typecheck pytest notebooks bench lock clean mutation
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -70,6 +70,22 @@ lock: $(STAMP) ## Regenerate requirements/*.txt from pyproject.toml, keeping the
 	$(VENV)/bin/uv pip compile pyproject.toml $(LOCK_ARGS) -o $(LESSON_LOCK)
 	$(VENV)/bin/uv pip compile pyproject.toml $(LOCK_ARGS) --extra test -c $(LESSON_LOCK) -o $(TEST_LOCK)
 	@echo "Now copy the pins of $(LESSON_LOCK) into environment.yml's pip: section (tests/test_lock.py checks them)."
+
+# mutmut writes into mutants/ and starts afresh each time; the live view is mutated in its frame
+# budget only (_take, _wait, _refresh, _push). The score counts timeouts as killed.
+mutation: $(STAMP) ## Mutation testing (mutmut, ~10 min, not in `make test`): docs/mutation.md
+	$(PY) -m pip install --quiet -e '.[test,mutation]'
+	rm -rf mutants
+	PYTHONHASHSEED=0 $(VENV)/bin/mutmut run 'helpers.recorder.*' 'helpers.metrics.*' \
+		'helpers.server.auth.*' 'helpers.live.x?LiveView?_take*' 'helpers.live.x?LiveView?_wait*' \
+		'helpers.live.x?LiveView?_refresh*' 'helpers.live.x?LiveView?_push*'
+	$(VENV)/bin/mutmut results
+	@$(PY) -c 'import json, pathlib, re; \
+	files = {str(m)[8:-5]: json.loads(m.read_text())["exit_code_by_key"] for m in sorted(pathlib.Path("mutants/helpers").rglob("*.py.meta"))}; \
+	files["helpers/live.py"] = {k: v for k, v in files["helpers/live.py"].items() if re.search(r"LiveView.(_take|_wait|_refresh|_push)__", k)}; \
+	rows = [*files.items(), ("all", {k: v for c in files.values() for k, v in c.items()})]; \
+	killed = lambda c: sum(v in (1, 3, 24, -24, 152, 255, 36) for v in c.values()); \
+	[print(f"{name:22} {killed(c):4} killed of {len(c):4}  {100 * killed(c) / max(len(c), 1):5.1f} %") for name, c in rows]'
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

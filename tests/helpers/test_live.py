@@ -448,3 +448,46 @@ def test_cancelling_an_async_follow_stops_the_view(capsys: pytest.CaptureFixture
     assert shown_texts(view) == {0: "early"}
     assert view.recorder.stopped
     assert capsys.readouterr().out.startswith("early\n\nStopped")
+
+
+# -- the frame budget's parts, found untested by mutation testing (docs/mutation.md) ----------
+
+
+def _chunk_of(text: str) -> openai.types.chat.ChatCompletionChunk:
+    return openai.types.chat.ChatCompletionChunk.model_validate(chunk(text))
+
+
+def test_an_async_read_blocks_until_the_next_frame_and_no_longer() -> None:
+    """With nothing new to show a read may block a whole poll (0.1 s); with news, only until one
+    frame (0.04 s) after the last refresh, and not at all once that frame is past."""
+    view = LiveView(backend_label="test")
+    assert view._wait() == 0.1
+    view._dirty = True
+    view._last_push = time.perf_counter()
+    assert 0.0 < view._wait() <= 0.04
+    view._last_push = time.perf_counter() - 1.0
+    assert view._wait() == 0.0
+
+
+def test_a_plain_iterable_is_timed_as_the_view_reads_it() -> None:
+    """Chunks that come from no openai stream (a list here) are stamped when `follow` reads them."""
+    chunks = [_chunk_of("Hello"), _chunk_of(" world")]
+    view = LiveView(backend_label="test")
+    assert list(view.follow(chunks)) == chunks
+    seconds = [event.seconds for event in view.recorder.events]
+    assert len(seconds) == 2 and 0.0 <= seconds[0] <= seconds[1] < 1.0
+    assert shown_texts(view) == {0: "Hello world"}
+
+
+def test_a_frame_is_not_sent_again_while_nothing_new_arrives() -> None:
+    """After a refresh the ticker stays quiet until another chunk comes: one update, not one a
+    frame, for a chunk followed by silence."""
+    view = LiveView(backend_label="test")
+    view._begin([])
+    updates = Updates(view)
+    view._take(_chunk_of("Hi"), time.perf_counter())
+    for _ in range(2):
+        time.sleep(0.05)
+        view._refresh()
+    assert updates.count == 1
+    assert shown_texts(view) == {0: "Hi"}

@@ -149,3 +149,40 @@ def test_table_escapes_html() -> None:
     assert "<b>" not in table._repr_html_()
     assert "&lt;i&gt;t&lt;/i&gt;" in table._repr_html_()
     assert repr(table) == "<i>t</i>\n<b>  &"
+
+
+def test_every_row_of_the_table_worked_out_by_hand() -> None:
+    """Each row's name and figure as a learner reads them (mutation testing, docs/mutation.md:
+    only three rows were checked, so a renamed row or a dropped figure went unnoticed)."""
+    assert repr(StreamMetrics.from_events(EVENTS, USAGE).table()).splitlines() == [
+        "time to first chunk             0.500 s",
+        "time to first token (TTFT)      1.000 s",
+        "end-to-end latency (E2E)        1.600 s",
+        "inter-chunk latency (ITL) mean  200.0 ms",
+        "ITL median                      200.0 ms",
+        "ITL p95                         290.0 ms",
+        "ITL p99                         298.0 ms",
+        "time per output token (TPOT)    200.0 ms",
+        "output tokens                   4",
+        # 4 / 1.6 and 5 / 1.6 = 3.125.
+        "output tokens/s                 2.5",
+        "chunks                          5",
+        "chunks/s                        3.1",
+    ]
+
+
+def test_an_empty_stream_reads_n_a_in_every_row() -> None:
+    """No figure is made up for a stream without chunks: n/a, and an estimate of zero tokens."""
+    lines = repr(StreamMetrics.from_events([]).table()).splitlines()
+    assert [line[32:] for line in lines] == [
+        "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a",
+        "≈0 (estimated: no usage)", "n/a", "0", "n/a",
+    ]
+
+
+def test_a_first_chunk_without_choices_does_not_hide_the_next() -> None:
+    """A keep-alive chunk (no choices) at position 0 leaves chunk 1 the first arrival."""
+    m = StreamMetrics.from_events(
+        [event(0.1, 0, index=None), event(0.5, 1, "Hi"), event(0.9, 2, finish="stop")]
+    )
+    assert (m.time_to_first_chunk, m.ttft, m.e2e, m.chunks) == (0.5, 0.5, 0.9, 2)

@@ -387,3 +387,112 @@ def test_a_plain_iterable_of_chunks_has_unknown_done() -> None:
     assert [c.choices[0].delta.content for c in replay.record(chunks)] == ["z"]
     assert replay.done_seen is None
     assert rec.done_seen is True
+
+
+# -- found untested by mutation testing (docs/mutation.md) --------------------------------------
+
+
+def _typed(kind: str, **fields: object) -> object:
+    """A Responses API event as the recorder reads it: its `type` and the fields it uses."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(type=kind, **fields)
+
+
+def _recorded(*events: object) -> Recorder:
+    rec = Recorder()
+    rec.begin([])
+    for event in events:
+        rec.add(event, time.perf_counter())  # type: ignore[arg-type]
+    rec.end()
+    return rec
+
+
+def test_the_repr_names_the_state_the_chunks_and_a_preview() -> None:
+    """Forty characters of text are shown whole; a forty-first cuts them to 39 and an ellipsis."""
+    rec = Recorder()
+    assert repr(rec) == "Recorder(recording, 0 chunks, text='')"
+    rec.begin([])
+    rec.add(openai.types.chat.ChatCompletionChunk.model_validate(chunk("x" * 40)), 0.0)
+    assert repr(rec) == "Recorder(recording, 1 chunks, text='" + "x" * 40 + "')"
+    rec.add(openai.types.chat.ChatCompletionChunk.model_validate(chunk("y")), 0.0)
+    assert repr(rec) == "Recorder(recording, 2 chunks, text='" + "x" * 39 + "…')"
+    rec.end()
+    assert repr(rec).startswith("Recorder(finished, 2 chunks, ")
+    rec.end(stopped=True)
+    assert repr(rec).startswith("Recorder(stopped, 2 chunks, ")
+    rec.end(error=ValueError("boom"))
+    assert repr(rec).startswith("Recorder(failed: ValueError, 2 chunks, ")
+
+
+def test_a_responses_stream_maps_onto_choice_0_event_by_event() -> None:
+    """The item's opening carries the role, its closing the finish reason of its status, and a
+    final event belongs to no choice."""
+    rec = _recorded(
+        _typed("response.output_item.added"),
+        _typed("response.output_text.delta", delta="Hi"),
+        _typed("response.output_item.done", item=_typed("message", status="incomplete")),
+        _typed("response.incomplete", response=_typed("response", usage=None, error=None)),
+    )
+    assert [(e.chunk, e.index, e.text, e.role, e.finish_reason) for e in rec.events] == [
+        (0, 0, "", "assistant", None),
+        (1, 0, "Hi", None, None),
+        (2, 0, "", None, "length"),
+        (3, None, "", None, None),
+    ]
+    assert rec.problems == [
+        "The response is incomplete: it stopped at max_output_tokens; raise that limit for a "
+        "complete answer."
+    ]
+
+
+def test_a_responses_failure_is_told_in_its_own_words() -> None:
+    """A failed response's error message, an error event's message, or a plain sentence."""
+    error = _typed("error", message="Overloaded.")
+    failed = _typed("response.failed", response=_typed("response", error=error))
+    assert _recorded(failed).problems == ["The response failed: Overloaded."]
+    assert _recorded(_typed("error", message="Bad request.")).problems == [
+        "The response failed: Bad request."
+    ]
+    assert _recorded(_typed("error", message=None)).problems == [
+        "The response failed: an error event arrived"
+    ]
+    assert _recorded(_typed("response.output_text.delta", delta="Hi")).problems == [
+        "The stream ended without its final response.completed event: the connection may have "
+        "closed early."
+    ]
+
+
+def test_an_interrupted_async_record_awaits_the_close_of_a_plain_stream() -> None:
+    """`arecord` times chunks of any async iterable and, when cancelled, awaits its `close()`."""
+
+    class Stream:
+        def __init__(self) -> None:
+            self.closed = False
+
+        def __aiter__(self) -> object:
+            return self._chunks()
+
+        async def _chunks(self) -> object:
+            yield openai.types.chat.ChatCompletionChunk.model_validate(chunk("Hi"))
+            await asyncio.sleep(30)
+
+        async def close(self) -> None:
+            self.closed = True
+
+    async def main() -> tuple[Recorder, Stream]:
+        rec, stream = Recorder(), Stream()
+
+        async def consume() -> None:
+            async for _ in rec.arecord(stream):  # type: ignore[arg-type]
+                pass
+
+        task = asyncio.ensure_future(consume())
+        await asyncio.sleep(0.1)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return rec, stream
+
+    rec, stream = asyncio.run(main())
+    assert stream.closed and rec.stopped and rec.finished
+    assert rec.text == "Hi" and 0.0 <= rec.events[0].seconds < 1.0

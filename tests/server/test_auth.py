@@ -63,3 +63,15 @@ def test_the_token_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch)
     refusal("Bearer not-the-token")
     check_bearer_token(f"Bearer {TOKEN}", TOKEN)
     assert compared == [(b"not-the-token", TOKEN.encode()), (TOKEN.encode(), TOKEN.encode())]
+
+
+def test_the_refusals_read_as_openai_words_them() -> None:
+    """The whole sentences, as a learner's client shows them (mutation testing found that only
+    their first words were checked)."""
+    assert refusal(None).message == (
+        "You didn't provide an API key. You need to provide your API key in an Authorization "
+        "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+    )
+    assert refusal("Bearer wrong").message == (
+        "Incorrect API key provided. This server expects the token it was started with."
+    )
