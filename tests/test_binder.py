@@ -7,7 +7,6 @@ a fresh virtual environment, and notebook 01 runs there.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ import nbformat
 import pytest
 
 from helpers.tools.notebooks import NOTEBOOK_DIR, embedded_env
-from tests.support import REPO
+from tests.support import REPO, fresh_copy
 from tests.test_lock import environment_pip_lines
 
 BINDER_VARIABLES = (
@@ -97,11 +96,7 @@ def test_start_and_postbuild_are_executable() -> None:
 def test_binder_install_replayed_in_a_fresh_venv_runs_notebook_01(tmp_path: Path) -> None:
     """environment.yml's pip section, then postBuild, in a venv of their own; its kernel runs 01."""
     source = tmp_path / "repo"
-    shutil.copytree(
-        REPO,
-        source,
-        ignore=shutil.ignore_patterns(".venv", ".git", "*.egg-info", "build", "__pycache__"),
-    )
+    fresh_copy(source)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"

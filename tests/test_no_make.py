@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import select
-import shutil
 import socket
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import REPO
+from tests.support import REPO, fresh_copy
 
 SECTION = "## Without make: Windows and macOS"
 
@@ -79,11 +78,7 @@ def run(line: str, cwd: Path) -> None:
 def test_posix_steps_run_as_written_in_a_fresh_copy(tmp_path: Path) -> None:
     """JupyterLab comes up on the first notebook; the test tools install and pytest runs."""
     copy = tmp_path / "lab"
-    shutil.copytree(
-        REPO,
-        copy,
-        ignore=shutil.ignore_patterns(".venv", ".git", "*.egg-info", "build", "__pycache__"),
-    )
+    fresh_copy(copy)
     launch, tests = posix_steps()
     for line in launch[:-1]:
         run(line, copy)

@@ -3,7 +3,6 @@ console script points at the command line."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -11,27 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import REPO
+from tests.support import fresh_copy
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
-def clean_checkout(into: Path) -> Path:
-    """The files a fresh clone would have (tracked, plus new ones git does not ignore)."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO, check=True, capture_output=True, text=True,
-    ).stdout.split("\0")
-    for name in filter(None, listed):
-        source = REPO / name
-        if source.is_file():
-            (into / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, into / name)
-    return into
-
-
 def test_the_wheel_holds_every_helpers_module_and_the_console_script(tmp_path: Path) -> None:
-    source = clean_checkout(tmp_path / "checkout")
+    source = fresh_copy(tmp_path / "checkout")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
          "--wheel-dir", str(tmp_path / "dist"), str(source)],
