@@ -35,8 +35,8 @@ _MARK_COLOR = "#d62728"
 _X_LABEL = "seconds since the request"
 _BAR = 0.5
 _SIM_COLOR = "#ff7f0e"
-# The source lesson's real gpt-4o-mini stream of the count to 100 (see /work/shared/reference):
-# one row per chunk, seconds after the request to 0.01 s, its kind and its text.
+# The source lesson's real gpt-4o-mini stream of the count to 100 (OpenAI Cookbook, "How to stream
+# completions"): one row per chunk, seconds after the request to 0.01 s, its kind and its text.
 _REAL_TRACE = "data/gpt-4o-mini-count-to-100.csv"
 # The same prompt sent without streaming in that lesson's run.
 REAL_BLOCKING_SECONDS = 1.88
