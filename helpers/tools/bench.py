@@ -114,6 +114,9 @@ class RequestResult:
     itl: tuple[float, ...] = ()
     output_tokens: int = 0
     tokens_estimated: bool = False
+    cut_off: bool = False
+    """The stream ended, without an error, before its answer had: no finish reason, or no
+    `[DONE]`. Some engines cut a stream off when the next request arrives."""
 
     @property
     def tpot(self) -> float | None:
@@ -157,6 +160,10 @@ class BenchResult:
         return tuple(result for result in self.results if not result.ok)
 
     @property
+    def cut_off(self) -> tuple[RequestResult, ...]:
+        return tuple(result for result in self.failed if result.cut_off)
+
+    @property
     def output_tokens(self) -> int:
         return sum(result.output_tokens for result in self.completed)
 
@@ -186,7 +193,8 @@ def summarize(result: BenchResult) -> dict[str, Summary]:
 
 
 def request_result(index: int, started: float, recorder: Recorder) -> RequestResult:
-    """The vLLM figures of one recorded stream; a stream without any choice counts as failed."""
+    """The vLLM figures of one recorded stream. It counts as a success only when it finished:
+    a finish reason for every choice, and `[DONE]` where it can be seen."""
     # Several choices of one chunk share its arrival; chunks without choices do not count.
     arrivals = list({e.chunk: e.seconds for e in recorder.events if e.index is not None}.values())
     if recorder.error is not None:
@@ -194,6 +202,15 @@ def request_result(index: int, started: float, recorder: Recorder) -> RequestRes
     if not arrivals:
         return RequestResult(
             index, started, False, "no chunk with a choice arrived (is streaming supported?)"
+        )
+    choices = {e.index for e in recorder.events if e.index is not None}
+    finished = {e.index for e in recorder.events if e.finish_reason is not None}
+    if choices - finished or recorder.done_seen is False:
+        missing = "a finish_reason" if choices - finished else "data: [DONE]"
+        empty = " and without any text" if not any(e.text for e in recorder.events) else ""
+        return RequestResult(
+            index, started, False, f"cut off: the stream ended without {missing}{empty}",
+            cut_off=True,
         )
     metrics = recorder.metrics
     return RequestResult(
@@ -286,6 +303,8 @@ def format_report(result: BenchResult) -> str:
     lines = [
         f"Endpoint {public_url(config.base_url)} · model {config.model}",
         f"{'successful requests':<28}{len(result.completed)} of {len(result.results)}",
+        f"{'cut off or empty':<28}{len(result.cut_off)}",
+        f"{'failed with an error':<28}{len(result.failed) - len(result.cut_off)}",
         f"{'concurrency':<28}{config.concurrency}",
         f"{'duration (s)':<28}{result.duration:.2f}",
         f"{'output tokens':<28}{tokens}",
@@ -317,6 +336,7 @@ def result_dict(result: BenchResult) -> dict[str, Any]:
         "duration_s": result.duration,
         "completed": len(result.completed),
         "failed": len(result.failed),
+        "cut_off": len(result.cut_off),
         "output_tokens": result.output_tokens,
         "tokens_estimated": result.tokens_estimated,
         "request_throughput": result.request_throughput,

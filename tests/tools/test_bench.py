@@ -18,9 +18,17 @@ from helpers.server.chat_request import validate_chat_request
 from helpers.server.embedded import EmbeddedServer
 from helpers.server.model import SIMULATED_MODEL
 from helpers.server.planning import plan_completion, request_key
-from helpers.tools.bench import BenchConfig, BenchResult, RequestResult, request_result, summarize
+from helpers.tools.bench import (
+    BenchConfig,
+    BenchResult,
+    RequestResult,
+    format_report,
+    request_result,
+    result_dict,
+    summarize,
+)
 from helpers.tools.cli import main
-from tests.support.streams import ScriptedServer, chunk, sse, usage, without_choices
+from tests.support.streams import ScriptedServer, chunk, mock_client, sse, usage, without_choices
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -213,3 +221,62 @@ def test_engine_styles_are_measured_alike(
     assert result["tokens_estimated"] is (style == "ollama")
     assert result["output_tokens"] == 2 * 7 if style != "ollama" else result["output_tokens"] > 0
     assert ("estimated" in out) is (style == "ollama")
+
+
+def streamed(body: bytes) -> Recorder:
+    recorder = Recorder()
+    recorder.start()
+    with mock_client(body) as client, client.chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "hi"}], stream=True
+    ) as stream:
+        for _ in recorder.record(stream):
+            pass
+    return recorder
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        # An engine that cut the stream off after its role chunk: no text, no finish, no [DONE].
+        (sse(chunk("", role="assistant"), done=False),
+         "cut off: the stream ended without a finish_reason and without any text"),
+        (sse(chunk("", role="assistant"), chunk("1, 2"), done=False),
+         "cut off: the stream ended without a finish_reason"),
+        (sse(chunk("1", index=0), chunk("2", index=1), chunk(index=0, finish_reason="stop")),
+         "cut off: the stream ended without a finish_reason"),
+        (sse(chunk("1, 2"), chunk(finish_reason="stop"), done=False),
+         "cut off: the stream ended without data: [DONE]"),
+    ],
+)
+def test_a_stream_that_did_not_finish_is_not_a_success(body: bytes, reason: str) -> None:
+    result = request_result(0, 0.0, streamed(body))
+    assert (result.ok, result.cut_off, result.error) == (False, True, reason)
+    whole = request_result(0, 0.0, streamed(sse(chunk("1, 2"), chunk(finish_reason="stop"))))
+    assert (whole.ok, whole.cut_off) == (True, False)
+
+
+def test_the_report_counts_cut_off_streams_apart_from_errors() -> None:
+    config = BenchConfig(base_url="http://x/v1", model="m", requests=3, concurrency=1)
+    results = (
+        RequestResult(0, 0.0, True, ttft=0.1, e2e=0.2, output_tokens=2),
+        RequestResult(1, 0.1, False, "cut off: the stream ended without data: [DONE]",
+                      cut_off=True),
+        RequestResult(2, 0.2, False, "HTTP 500: InternalServerError: boom"),
+    )
+    bench = BenchResult(config, 1.0, results)
+    report = format_report(bench)
+    assert "successful requests         1 of 3" in report
+    assert "cut off or empty            1" in report
+    assert "failed with an error        1" in report
+    assert (result_dict(bench)["completed"], result_dict(bench)["cut_off"]) == (1, 1)
+
+
+def test_a_first_request_cut_off_stops_the_run_and_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with ScriptedServer([sse(chunk("", role="assistant"), done=False)]) as engine:
+        status = main(["bench", "--base-url", engine.base_url, "--model", "m",
+                       "--requests", "2", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "The first request" in err and "cut off" in err
