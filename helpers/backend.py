@@ -12,6 +12,7 @@ TUTORIAL_MODEL overrides the model; an engine given none is asked for its first 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -73,13 +74,14 @@ class Backend:
 
 
 def public_url(url: str) -> str:
-    """`url` without user name and password, which some proxies carry in the URL."""
+    """`url` without user name, password, query string and fragment: where some proxies and
+    gateways carry a key (`https://user:key@host/v1`, `...?api-key=...`)."""
     parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
     host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
     netloc = f"{host}:{parts.port}" if parts.port is not None else host
-    return urlunsplit(parts._replace(netloc=netloc))
+    return urlunsplit(parts._replace(netloc=netloc, query="", fragment=""))
 
 
 def _setting(environ: Mapping[str, str], name: str) -> str:
@@ -140,6 +142,18 @@ def _engine_models(backend: Backend) -> list[str]:
                 f"The engine at {url} refused the key (HTTP {exc.status_code}): check "
                 "OPENAI_API_KEY, or unset it if the engine needs no key."
             ) from None
+        except openai.NotFoundError:
+            if not urlsplit(backend.base_url).path.rstrip("/").endswith("/v1"):
+                raise BackendError(
+                    f"The engine at {url} has no API there (HTTP 404): OpenAI-compatible "
+                    f"engines serve it under /v1, so set OPENAI_BASE_URL={url.rstrip('/')}/v1."
+                ) from None
+            if backend.model:
+                return []
+            raise BackendError(
+                f"The engine at {url} did not list its models (HTTP 404): set TUTORIAL_MODEL "
+                "to the name of the model it serves."
+            ) from None
         except openai.APIStatusError as exc:
             if backend.model:
                 # Some engines list nothing but still serve the model they were given.
@@ -172,6 +186,28 @@ def _connect(backend: Backend) -> Backend:
 
 
 _current: Backend | None = None
+_warned: set[str] = set()
+
+
+def _warn_of_clear_text(backend: Backend) -> None:
+    """Say once per host when the key would cross the network unencrypted."""
+    from helpers.server.bind import is_loopback
+
+    parts = urlsplit(backend.base_url)
+    host = parts.hostname or ""
+    if (
+        backend.api_key == PLACEHOLDER_KEY
+        or parts.scheme != "http"
+        or is_loopback(host)
+        or host in _warned
+    ):
+        return
+    _warned.add(host)
+    print(
+        f"Warning: OPENAI_API_KEY travels unencrypted to {host} (http://): fine for a room's "
+        "token, never for an OpenAI key; use https:// for anything else.",
+        file=sys.stderr,
+    )
 
 
 def _client_options(kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -183,6 +219,7 @@ def _client_options(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     backend = _connect(select_backend(os.environ))
     _current = backend
     print(backend.describe())
+    _warn_of_clear_text(backend)
     return {
         "base_url": backend.base_url,
         "api_key": backend.api_key,

@@ -231,6 +231,22 @@ def test_credentials_in_the_url_are_never_shown() -> None:
     assert "http://proxy.example:8443/v1" in backend.describe()
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://user:hunter2@proxy.example:8443/v1", "http://proxy.example:8443/v1"),
+        ("https://gw.example/v1?api-key=hunter2", "https://gw.example/v1"),
+        ("https://gw.example/v1#hunter2", "https://gw.example/v1"),
+        ("http://[::1]:8000/v1?key=hunter2", "http://[::1]:8000/v1"),
+        ("http://localhost:11434/v1", "http://localhost:11434/v1"),
+    ],
+)
+def test_a_url_is_shown_without_credentials_query_or_fragment(url: str, shown: str) -> None:
+    backend = select_backend({"OPENAI_BASE_URL": url})
+    assert "hunter2" not in repr(backend) + backend.describe()
+    assert backend.describe().endswith(f"· {shown}")
+
+
 # ---- get_client and get_async_client ----
 
 
@@ -451,3 +467,40 @@ def test_get_async_client_streams_from_the_embedded_server() -> None:
             return "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
 
     assert asyncio.run(answer()) == "Two."
+
+
+def test_a_base_url_without_v1_is_told_to_add_it_even_with_a_model(
+    engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bare = engine.url.removesuffix("/v1")
+    monkeypatch.setenv("OPENAI_BASE_URL", bare)
+    for model in ("llama3.2", ""):
+        monkeypatch.setenv("TUTORIAL_MODEL", model)
+        with pytest.raises(BackendError) as raised:
+            get_client()
+        assert str(raised.value).endswith(f"so set OPENAI_BASE_URL={bare}/v1.")
+
+
+def test_a_key_sent_unencrypted_beyond_this_machine_is_warned_of_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("helpers.backend._connect", lambda backend: backend)
+    monkeypatch.setattr("helpers.backend._warned", set())
+    monkeypatch.setenv("TUTORIAL_MODEL", "m")
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    for url in ("http://192.168.1.20:8000/v1", "http://192.168.1.20:8000/v1",
+                "https://engine.example/v1", "http://127.0.0.1:8000/v1"):
+        monkeypatch.setenv("OPENAI_BASE_URL", url)
+        with get_client():
+            pass
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line]
+    assert warnings == [
+        "Warning: OPENAI_API_KEY travels unencrypted to 192.168.1.20 (http://): fine for a "
+        "room's token, never for an OpenAI key; use https:// for anything else."
+    ]
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.setattr("helpers.backend._warned", set())
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://10.0.0.5:8000/v1")
+    with get_client():
+        pass
+    assert capsys.readouterr().err == "", "no key, no warning"
