@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import threading
 import time
 from collections import Counter
@@ -27,7 +26,7 @@ from bench.bench_load import first_token_lateness
 from helpers.metrics import percentile
 from helpers.server.model import SIMULATED_MODEL
 from helpers.server.testing.process import run_server_process
-from helpers.server.testing.sse_probe import Received, fetch
+from helpers.server.testing.sse_probe import Received, fetch, post_request
 
 LEARNERS = 100
 # Notebook 06's race: four prompts, streamed at once by every learner.
@@ -71,15 +70,6 @@ async def _raw(base_url: str, data: bytes, hold: float) -> bytes:
     return answer
 
 
-def _post(base_url: str, body: dict[str, Any]) -> bytes:
-    payload = json.dumps(body).encode()
-    path = urlsplit(base_url).path
-    return (
-        f"POST {path}/chat/completions HTTP/1.0\r\nHost: x\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
-    ).encode() + payload
-
-
 async def _abuse(base_url: str, first: int, done: asyncio.Event, tried: Counter[str]) -> None:
     """One abusive client: the cases of the abuse suite, one after another from case `first`,
     until the room ends."""
@@ -98,16 +88,18 @@ async def _abuse(base_url: str, first: int, done: asyncio.Event, tried: Counter[
         ),
         "40 KB of digits": lambda: fetch(base_url, _chat("1" * 40_000), timeout=60),
         "n x max_tokens too large": lambda: _raw(
-            base_url, _post(base_url, _chat("Hi", n=8, max_tokens=16_384)), 5
+            base_url, post_request(base_url, _chat("Hi", n=8, max_tokens=16_384)), 5
         ),
         "stall, then leave": lambda: _raw(
             base_url,
-            _post(base_url, _chat("Count to 50", simulation={"fault": "stall", "seconds": 600})),
+            post_request(
+                base_url, _chat("Count to 50", simulation={"fault": "stall", "seconds": 600})
+            ),
             0.3,
         ),
         "slow first byte, then leave": lambda: _raw(
             base_url,
-            _post(base_url, _chat("Count to 50", stream=True,
+            post_request(base_url, _chat("Count to 50", stream=True,
                                   simulation={"fault": "slow_first_byte", "seconds": 600})),
             0.3,
         ),

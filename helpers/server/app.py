@@ -50,7 +50,7 @@ from helpers.server.capacity import Pace, StatsCounter, StreamGate, StreamSlots
 from helpers.server.chat_request import ChatRequest, validate_chat_request
 from helpers.server.checks import parse_json_body
 from helpers.server.errors import OpenAIError
-from helpers.server.event_stream import CutOffAnswer, EventStream
+from helpers.server.event_stream import CutOffAnswer, Departure, EventStream
 from helpers.server.faults import (
     SIMULATION_HEADER,
     STREAM_ONLY_FAULTS,
@@ -211,20 +211,12 @@ class _Api:
     async def _wait_for_client(self, request: Request, deadline: float) -> bool:
         """Wait until `deadline` (the server's clock) for a non-streamed answer; False as soon
         as the client has gone, so that its slot is free at once."""
-        gone = False
-
-        async def watch(scope: anyio.CancelScope) -> None:
-            nonlocal gone
-            while (await request.receive())["type"] != "http.disconnect":
-                pass
-            gone = True
-            scope.cancel()
-
+        departure = Departure()
         async with anyio.create_task_group() as group:
-            group.start_soon(watch, group.cancel_scope)
+            group.start_soon(departure.watch, request.receive, group.cancel_scope)
             await self._gate.wait_until(deadline)
             group.cancel_scope.cancel()
-        return not gone
+        return not departure.gone
 
     async def list_models(self, request: Request) -> Response:
         self._check_token(request)

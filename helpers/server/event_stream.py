@@ -15,7 +15,7 @@ from helpers.server.faults import SimulatedDisconnect
 from helpers.server.planning import StreamPlan
 from helpers.server.wire import SSE_DONE
 
-__all__ = ["CutOffAnswer", "EventStream", "StreamEnding"]
+__all__ = ["CutOffAnswer", "Departure", "EventStream", "StreamEnding"]
 
 # How a stream that reached its end ended, as ServerStats counts it.
 StreamEnding = Literal["completed", "client_closed", "faulted"]
@@ -23,6 +23,19 @@ _EVENT_STREAM = "text/event-stream; charset=utf-8"
 # At most this many events share one write: a fast stream then yields the event loop often, so
 # other learners' streams keep their schedule, and it notices a disconnect soon.
 _MAX_BATCH = 32
+
+
+class Departure:
+    """Watches a request's `receive` for the client leaving: then notes it and cancels."""
+
+    def __init__(self) -> None:
+        self.gone = False
+
+    async def watch(self, receive: Receive, scope: anyio.CancelScope) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        self.gone = True
+        scope.cancel()
 
 
 class EventStream(Response):
@@ -49,7 +62,7 @@ class EventStream(Response):
         self._gate = gate
         self._slot = slot
         self._pace = pace
-        self._client_gone = False
+        self._departure = Departure()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -64,7 +77,7 @@ class EventStream(Response):
             async with anyio.create_task_group() as group:
                 # Watching from the start: a client that leaves during a slow first byte
                 # frees its slot at once, not when the headers would have gone out.
-                group.start_soon(self._watch, receive, group.cancel_scope)
+                group.start_soon(self._departure.watch, receive, group.cancel_scope)
                 await self._gate.wait_until(self._arrived + self._plan.headers_at)
                 await send(
                     {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
@@ -76,20 +89,14 @@ class EventStream(Response):
         finally:
             if started:
                 self._stats.add("active", -1)
-            if self._client_gone:
+            if self._departure.gone:
                 self._stats.add("client_closed")
             elif ending is not None:
                 self._stats.add("faulted" if ending == "disconnect" else ending)
         if ending == "disconnect":
             raise SimulatedDisconnect()
-        if ending is not None and not self._client_gone:
+        if ending is not None and not self._departure.gone:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-    async def _watch(self, receive: Receive, scope: anyio.CancelScope) -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-        self._client_gone = True
-        scope.cancel()
 
     async def _send_events(self, send: Send) -> StreamEnding | Literal["disconnect"]:
         # The plan makes each event when it is asked for: one is looked at ahead.

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from helpers.server.app import ServerConfig
 from helpers.server.capacity import StatsCounter
-from helpers.server.serving import bind_server, checked_config
+from helpers.server.serving import bind_server, checked_config, raise_open_file_limit
 
 __all__ = ["serve_forever"]
 
@@ -28,6 +28,7 @@ def serve_forever(
     streams then finish at once. Raises UnsafeBindError beyond loopback without a token, and
     OSError when the address cannot be bound."""
     config = checked_config(host, token, profile, max_streams, max_chunk_rate)
+    raise_open_file_limit()
     bound = bind_server(host, port, config, StatsCounter(), access_log=access_log)
     # SIGTERM (systemd, docker stop, kill) stops as gently as Ctrl-C. uvicorn handles both while
     # serving, shuts down gracefully, then raises the signal again.

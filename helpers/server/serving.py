@@ -3,6 +3,7 @@ serving the app from a socket bound before it starts."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sys
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from helpers.server.capacity import StatsCounter, StreamGate
 from helpers.server.timing import parse_profile
 from helpers.server.uvicorn_internals import GracefulServer, uvicorn_config
 
-__all__ = ["BoundServer", "bind_server", "checked_config"]
+__all__ = ["BoundServer", "bind_server", "checked_config", "raise_open_file_limit"]
 
 # Files kept free for the server's own use (logs, the listening socket, imports).
 _FILES_HELD_BACK = 64
@@ -79,21 +80,27 @@ def bind_server(
 
 
 def _open_files_allowed() -> int:
-    """How many files this process may have open; where it can, the soft limit is first raised
-    to the hard one, so that the connection cap, not the system, turns clients away."""
+    """How many files this process may have open (its soft limit)."""
     if sys.platform == "win32":
         return _FILES_ON_WINDOWS
+    import resource
+
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def raise_open_file_limit() -> None:
+    """Raise this process's soft limit of open files to its hard one, so that the connection
+    cap, not the system, turns clients away. For a server process of its own: a kernel's limit
+    is left alone."""
+    if sys.platform == "win32":
+        return
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = hard if hard != resource.RLIM_INFINITY else max(soft, _FILES_WANTED)
     if soft < wanted:
-        try:
+        with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-            soft = wanted
-        except (ValueError, OSError):
-            pass
-    return soft
 
 
 def _listen(host: str, port: int) -> socket.socket:

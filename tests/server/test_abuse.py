@@ -24,6 +24,7 @@ import pytest
 
 from helpers.server.model import SIMULATED_MODEL
 from helpers.server.testing.process import ServerProcess, run_server_process
+from tests.support import health
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -49,11 +50,6 @@ def http(room: ServerProcess) -> Iterator[httpx.Client]:
         yield client
 
 
-def health(room: ServerProcess) -> dict[str, Any]:
-    answer = httpx.get(room.base_url.removesuffix("/v1") + "/health", timeout=5)
-    assert answer.status_code == 200
-    report: dict[str, Any] = answer.json()
-    return report
 
 
 def eventually(condition: Callable[[], bool], within: float) -> float:
@@ -210,9 +206,9 @@ def test_a_client_that_leaves_frees_its_slot_within_a_second(
                 simulation={"fault": fault, "seconds": 600, "after_chunks": 3})
     leaving = threading.Thread(target=post_and_leave, args=(room, body, 0.5))
     leaving.start()
-    eventually(lambda: health(room)["slots"]["held"] >= 1, within=5)
+    eventually(lambda: health(room.base_url)["slots"]["held"] >= 1, within=5)
     leaving.join()
-    assert eventually(lambda: health(room)["slots"]["held"] == 0, within=1.0) < 1.0
+    assert eventually(lambda: health(room.base_url)["slots"]["held"] == 0, within=1.0) < 1.0
 
 
 def post_and_leave(room: ServerProcess, body: dict[str, Any], after: float) -> None:
@@ -235,7 +231,7 @@ def test_a_request_head_that_never_ends_does_not_hold_the_room(room: ServerProce
         held.append(sock)
     try:
         started = time.perf_counter()
-        assert health(room)["status"] == "ok"
+        assert health(room.base_url)["status"] == "ok"
         assert time.perf_counter() - started < 1.0
         for sock in held:
             answer = b""
@@ -286,7 +282,7 @@ def test_after_all_this_the_server_serves_and_has_not_grown(
     answer = http.post("/chat/completions", json=chat("Say hello"))
     assert answer.json()["choices"][0]["message"]["content"] == "hello"
     assert process.memory_info().rss - before < 30 * 1024 * 1024
-    report = health(room)
+    report = health(room.base_url)
     assert report["slots"]["held"] == 0 and report["streams"]["active"] == 0
 
 
@@ -305,7 +301,7 @@ def test_ctrl_c_or_sigterm_ends_the_server_within_2_s_whatever_runs() -> None:
             ]
             for thread in threads:
                 thread.start()
-            eventually(lambda: health(server)["slots"]["held"] >= 9, within=10)
+            eventually(lambda: health(server.base_url)["slots"]["held"] >= 9, within=10)
             started = time.perf_counter()
             server.stop(sig, timeout=10)
             took = time.perf_counter() - started

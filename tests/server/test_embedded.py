@@ -18,17 +18,13 @@ from helpers.server.bind import UnsafeBindError
 from helpers.server.embedded import EmbeddedServer, ensure_embedded_server
 from helpers.server.model import SIMULATED_MODEL
 from helpers.server.timing import UnknownProfileError
+from tests.support import health
 
 pytestmark = pytest.mark.timeout(30)
 
 ASK = {"model": SIMULATED_MODEL, "messages": [{"role": "user", "content": "Tell me a story."}]}
 
 
-def health(base_url: str) -> dict[str, object]:
-    response = httpx.get(base_url.removesuffix("/v1") + "/health", timeout=5)
-    assert response.status_code == 200
-    data: dict[str, object] = response.json()
-    return data
 
 
 def test_start_serves_on_a_free_loopback_port_and_stop_frees_it() -> None:

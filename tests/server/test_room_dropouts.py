@@ -16,6 +16,7 @@ import pytest
 
 from helpers.server.embedded import EmbeddedServer
 from helpers.server.model import SIMULATED_MODEL, generate_reply
+from tests.support import health
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -27,11 +28,6 @@ SHORT_TOKENS = generate_reply(SHORT).tokens
 CLIENT_TIMEOUT = openai.Timeout(10.0, connect=2.0)
 
 
-def health(server: EmbeddedServer) -> dict[str, Any]:
-    response = httpx.get(server.base_url.removesuffix("/v1") + "/health", timeout=5)
-    assert response.status_code == 200
-    report: dict[str, Any] = response.json()
-    return report
 
 
 def wait_for(condition: Any, within: float = 10.0) -> bool:
@@ -87,7 +83,7 @@ def test_fifty_learners_dropping_mid_stream_free_every_stream() -> None:
 
 def room_after_dropouts(server: EmbeddedServer) -> None:
     before = server.stats()
-    tasks_before = health(server)["tasks"]
+    tasks_before = health(server.base_url)["tasks"]
     with ThreadPoolExecutor(max_workers=DROPPERS) as room:
         polite = [
             room.submit(read_then_leave, server.base_url, 5 + n % 10)
@@ -106,7 +102,7 @@ def room_after_dropouts(server: EmbeddedServer) -> None:
     assert after.active == 0
     assert after.completed == before.completed
     # The health request's own task is there both times; the droppers' tasks are all gone.
-    assert wait_for(lambda: health(server)["tasks"] == tasks_before)
+    assert wait_for(lambda: health(server.base_url)["tasks"] == tasks_before)
     with openai.OpenAI(
         base_url=server.base_url, api_key="k", max_retries=0, timeout=CLIENT_TIMEOUT
     ) as client:

@@ -3,6 +3,9 @@
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"
@@ -21,3 +24,11 @@ def fresh_copy(into: Path) -> Path:
             (into / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, into / name)
     return into
+
+
+def health(base_url: str) -> dict[str, Any]:
+    """The `/health` report of the server whose API is at `base_url` (`.../v1`)."""
+    response = httpx.get(base_url.removesuffix("/v1") + "/health", timeout=5)
+    assert response.status_code == 200
+    report: dict[str, Any] = response.json()
+    return report

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["Received", "fetch"]
+__all__ = ["Received", "fetch", "post_request"]
 
 
 @dataclass(frozen=True)
@@ -40,15 +40,22 @@ class Received:
         return events
 
 
+def post_request(base_url: str, body: dict[str, Any]) -> bytes:
+    """The bytes of an HTTP/1.0 POST of `body` to the chat completions endpoint under
+    `base_url`."""
+    url = urlsplit(base_url)
+    payload = json.dumps(body).encode()
+    return (
+        f"POST {url.path}/chat/completions HTTP/1.0\r\nHost: {url.netloc}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+    ).encode() + payload
+
+
 async def fetch(base_url: str, body: dict[str, Any], timeout: float = 30.0) -> Received:
     """POST `body` on a connection of its own and read the whole answer (HTTP/1.0, so the body
     comes unchunked and ends with the connection). Fails unless the status is 200."""
     url = urlsplit(base_url)
-    payload = json.dumps(body).encode()
-    request = (
-        f"POST {url.path}/chat/completions HTTP/1.0\r\nHost: {url.netloc}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
-    ).encode() + payload
+    request = post_request(base_url, body)
     reads: list[tuple[float, bytes]] = []
     async with asyncio.timeout(timeout):
         reader, writer = await asyncio.open_connection(url.hostname, url.port)
