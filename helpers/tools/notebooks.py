@@ -73,12 +73,33 @@ def embedded_env(environ: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def execute(path: Path, env: Mapping[str, str], timeout: int = CELL_TIMEOUT) -> NotebookNode:
-    """`path` run top to bottom in a fresh python3 kernel, started in the notebooks folder."""
+def engine_env(
+    environ: Mapping[str, str], base_url: str, api_key: str = "", model: str = ""
+) -> dict[str, str]:
+    """`environ` for a kernel that must use the OpenAI-compatible engine at `base_url`."""
+    env = {
+        name: value
+        for name, value in environ.items()
+        if not name.startswith(("OPENAI_", "TUTORIAL_"))
+    }
+    env.update(TUTORIAL_BACKEND="compatible", OPENAI_BASE_URL=base_url)
+    if api_key:
+        env["OPENAI_API_KEY"] = api_key
+    if model:
+        env["TUTORIAL_MODEL"] = model
+    return env
+
+
+def execute(
+    path: Path, env: Mapping[str, str], timeout: int = CELL_TIMEOUT, allow_errors: bool = False
+) -> NotebookNode:
+    """`path` run top to bottom in a fresh python3 kernel, started in the notebooks folder;
+    with `allow_errors` every cell runs and a failing one keeps its error as an output."""
     nb = read(path)
     client = NotebookClient(
         nb,
         timeout=timeout,
+        allow_errors=allow_errors,
         kernel_name="python3",
         resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
         record_timing=False,
@@ -87,6 +108,17 @@ def execute(path: Path, env: Mapping[str, str], timeout: int = CELL_TIMEOUT) -> 
     )
     client.execute(env=dict(env))
     return nb
+
+
+def error_cells(nb: NotebookNode) -> list[tuple[int, str]]:
+    """Per code cell that raised: its index among the code cells and the error's one line."""
+    code_cells = [cell for cell in nb.cells if cell.cell_type == "code"]
+    return [
+        (index, f"{output.ename}: {output.evalue}")
+        for index, cell in enumerate(code_cells)
+        for output in cell.get("outputs", [])
+        if output.output_type == "error"
+    ]
 
 
 def normalise(nb: NotebookNode) -> NotebookNode:

@@ -11,6 +11,8 @@ from helpers.tools.notebooks import (
     comparable,
     differences,
     embedded_env,
+    engine_env,
+    error_cells,
     main,
     normalise,
 )
@@ -38,8 +40,12 @@ def test_normalise_drops_widget_references_and_run_details() -> None:
                     "data": {"text/plain": "A live view.", WIDGET_VIEW: view},
                 },
                 {"output_type": "display_data", "metadata": {}, "data": {WIDGET_VIEW: view}},
-                {"output_type": "execute_result", "metadata": {}, "execution_count": 7,
-                 "data": {"text/plain": "1"}},
+                {
+                    "output_type": "execute_result",
+                    "metadata": {},
+                    "execution_count": 7,
+                    "data": {"text/plain": "1"},
+                },
             ]
         )
     )
@@ -58,15 +64,21 @@ def test_comparison_merges_streams_skips_images_and_sanitizes() -> None:
         [
             {"output_type": "stream", "name": "stdout", "text": "took 1.20 s\n"},
             {"output_type": "stream", "name": "stdout", "text": "done\n"},
-            {"output_type": "display_data", "metadata": {},
-             "data": {"text/plain": "<Figure>", "image/png": "AAAA"}},
+            {
+                "output_type": "display_data",
+                "metadata": {},
+                "data": {"text/plain": "<Figure>", "image/png": "AAAA"},
+            },
         ]
     )
     b = _executed(
         [
             {"output_type": "stream", "name": "stdout", "text": "took 2.50 s\ndone\n"},
-            {"output_type": "display_data", "metadata": {},
-             "data": {"text/plain": "<Figure>", "image/png": "BBBB"}},
+            {
+                "output_type": "display_data",
+                "metadata": {},
+                "data": {"text/plain": "<Figure>", "image/png": "BBBB"},
+            },
         ]
     )
     assert comparable(a, sanitizers) == comparable(b, sanitizers)
@@ -83,6 +95,38 @@ def test_embedded_env_drops_every_backend_setting() -> None:
         {"PATH": "/bin", "OPENAI_API_KEY": "k", "OPENAI_BASE_URL": "u", "TUTORIAL_MODEL": "m"}
     )
     assert env == {"PATH": "/bin", "TUTORIAL_BACKEND": "embedded", "TUTORIAL_PROFILE": "realistic"}
+
+
+def test_engine_env_points_at_the_engine_and_drops_the_learners_settings() -> None:
+    env = engine_env(
+        {"PATH": "/bin", "OPENAI_API_KEY": "sk-mine", "TUTORIAL_PROFILE": "fast"},
+        "http://127.0.0.1:9/v1",
+        model="tiny",
+    )
+    assert env == {
+        "PATH": "/bin",
+        "TUTORIAL_BACKEND": "compatible",
+        "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+        "TUTORIAL_MODEL": "tiny",
+    }
+    assert engine_env({}, "http://h/v1", api_key="room-token")["OPENAI_API_KEY"] == "room-token"
+
+
+def test_error_cells_name_each_failing_code_cell_by_its_index() -> None:
+    nb = _executed([{"output_type": "stream", "name": "stdout", "text": "fine"}])
+    failing = nbformat.v4.new_code_cell("1 / 0")
+    failing.outputs = [
+        nbformat.from_dict(
+            {
+                "output_type": "error",
+                "ename": "ZeroDivisionError",
+                "evalue": "division by zero",
+                "traceback": [],
+            }
+        )
+    ]
+    nb.cells += [nbformat.v4.new_markdown_cell("text"), failing]
+    assert error_cells(nb) == [(1, "ZeroDivisionError: division by zero")]
 
 
 def test_command_rejects_unknown_notebooks(capsys: pytest.CaptureFixture[str]) -> None:
