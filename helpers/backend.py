@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -21,11 +21,14 @@ from urllib.parse import urlsplit, urlunsplit
 import openai
 
 from helpers.server.model import SIMULATED_MODEL
+from helpers.token_limit import async_engine_http_client, engine_http_client
 
 BackendKind = Literal["embedded", "openai", "compatible"]
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
-OPENAI_MODEL = "gpt-4o-mini"
+# The pinned client lists this model without a shutdown date (tests/helpers/test_backend.py
+# checks). It is a reasoning model: the lessons send it no sampling parameters.
+OPENAI_MODEL = "gpt-5.4-mini"
 # The client refuses to start without a key; engines that need none get this, which no one could
 # mistake for a real key.
 PLACEHOLDER_KEY = "no-key-needed"
@@ -228,14 +231,23 @@ def _client_options(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _for_engines(options: dict[str, Any], make_http_client: Callable[[], Any]) -> dict[str, Any]:
+    # Engines that read only `max_tokens` get the lessons' `max_completion_tokens` under both
+    # names (helpers.token_limit); OpenAI and the simulation read the current name.
+    if current_backend().kind == "compatible" and "http_client" not in options:
+        options["http_client"] = make_http_client()
+    return options
+
+
 def get_client(**kwargs: Any) -> openai.OpenAI:
     """An `openai.OpenAI` client for the chosen backend; `kwargs` go to the client."""
-    return openai.OpenAI(**_client_options(kwargs))
+    return openai.OpenAI(**_for_engines(_client_options(kwargs), engine_http_client))
 
 
 def get_async_client(**kwargs: Any) -> openai.AsyncOpenAI:
     """An `openai.AsyncOpenAI` client for the chosen backend; `kwargs` go to the client."""
-    return openai.AsyncOpenAI(**_client_options(kwargs))
+    options = _for_engines(_client_options(kwargs), async_engine_http_client)
+    return openai.AsyncOpenAI(**options)
 
 
 def current_backend() -> Backend:

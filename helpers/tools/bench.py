@@ -42,12 +42,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import urlsplit
 
 import openai
 
 from helpers.backend import public_url
 from helpers.metrics import percentile
 from helpers.recorder import Recorder
+from helpers.token_limit import limit_fields
 from helpers.tools.arguments import positive_int
 
 if TYPE_CHECKING:
@@ -95,6 +97,11 @@ class BenchConfig:
     prompt: str = DEFAULT_PROMPT
     max_tokens: int | None = None
     timeout: float = 120.0
+
+    @property
+    def is_openai(self) -> bool:
+        """Whether the target is OpenAI's own API, which refuses `max_tokens` on some models."""
+        return urlsplit(self.base_url).hostname == "api.openai.com"
 
     def __post_init__(self) -> None:
         assert self.requests >= 1, "at least one request"
@@ -209,7 +216,10 @@ def request_result(index: int, started: float, recorder: Recorder) -> RequestRes
         missing = "a finish_reason" if choices - finished else "data: [DONE]"
         empty = " and without any text" if not any(e.text for e in recorder.events) else ""
         return RequestResult(
-            index, started, False, f"cut off: the stream ended without {missing}{empty}",
+            index,
+            started,
+            False,
+            f"cut off: the stream ended without {missing}{empty}",
             cut_off=True,
         )
     metrics = recorder.metrics
@@ -235,13 +245,8 @@ def _describe(error: BaseException) -> str:
 Progress = Callable[[int, int, float], None]
 
 
-async def _bench(config: BenchConfig, api_key: str, progress: Progress) -> BenchResult:
-    client = openai.AsyncOpenAI(
-        base_url=config.base_url,
-        api_key=api_key,
-        max_retries=0,
-        timeout=openai.Timeout(config.timeout, connect=_CONNECT_TIMEOUT),
-    )
+def request_body(config: BenchConfig) -> dict[str, Any]:
+    """The arguments of every request's `create()`."""
     body: dict[str, Any] = {
         "model": config.model,
         "messages": [{"role": "user", "content": config.prompt}],
@@ -249,7 +254,18 @@ async def _bench(config: BenchConfig, api_key: str, progress: Progress) -> Bench
         "stream_options": {"include_usage": True},
     }
     if config.max_tokens is not None:
-        body["max_completion_tokens"] = config.max_tokens
+        body |= limit_fields(config.max_tokens, openai_api=config.is_openai)
+    return body
+
+
+async def _bench(config: BenchConfig, api_key: str, progress: Progress) -> BenchResult:
+    client = openai.AsyncOpenAI(
+        base_url=config.base_url,
+        api_key=api_key,
+        max_retries=0,
+        timeout=openai.Timeout(config.timeout, connect=_CONNECT_TIMEOUT),
+    )
+    body = request_body(config)
     slots = asyncio.Semaphore(config.concurrency)
     results: list[RequestResult] = []
 
@@ -288,9 +304,7 @@ async def _bench(config: BenchConfig, api_key: str, progress: Progress) -> Bench
     return BenchResult(config, duration, tuple(sorted(results, key=lambda r: r.index)))
 
 
-def run_bench(
-    config: BenchConfig, api_key: str, progress: Progress | None = None
-) -> BenchResult:
+def run_bench(config: BenchConfig, api_key: str, progress: Progress | None = None) -> BenchResult:
     """Send `config.requests` streamed chat requests, `config.concurrency` at a time."""
     return asyncio.run(_bench(config, api_key, progress or (lambda done, failed, elapsed: None)))
 
@@ -342,8 +356,7 @@ def result_dict(result: BenchResult) -> dict[str, Any]:
         "request_throughput": result.request_throughput,
         "output_throughput": result.output_throughput,
         **{
-            f"{name}_ms": dataclasses.asdict(summary)
-            for name, summary in summarize(result).items()
+            f"{name}_ms": dataclasses.asdict(summary) for name, summary in summarize(result).items()
         },
         "requests": [
             {**dataclasses.asdict(request), "tpot": request.tpot} for request in result.results
@@ -374,7 +387,9 @@ def plot_result(result: BenchResult) -> Figure:
             start = request.started
             spans.plot([start, start + request.ttft], [row, row], color="#c8c8c8", linewidth=2)
             spans.plot(
-                [start + request.ttft, start + request.e2e], [row, row], color="#1f77b4",
+                [start + request.ttft, start + request.e2e],
+                [row, row],
+                color="#1f77b4",
                 linewidth=2,
             )
             spans.plot([start + request.ttft], [row], marker="|", color="#d62728")
@@ -412,7 +427,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--max-tokens",
         type=positive_int,
         default=None,
-        help="max_completion_tokens (unset: not sent)",
+        help="the answer's token limit, sent as max_completion_tokens and, to engines that are "
+        "not OpenAI, also as max_tokens (unset: not sent)",
     )
     parser.add_argument(
         "--timeout", type=float, default=120.0, help="seconds a request may take (120)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import socket
 import threading
@@ -10,9 +11,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import openai
 import pytest
+from openai.types.shared import chat_model
 
 import helpers.server.embedded
 from helpers import backend as backend_module
@@ -54,6 +57,7 @@ class FakeEngine:
     status: int = 200
     models: list[str] = field(default_factory=lambda: ["engine-model-a", "engine-model-b"])
     authorizations: list[str] = field(default_factory=list)
+    bodies: list[dict[str, Any]] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -76,6 +80,24 @@ def engine() -> Iterator[FakeEngine]:
                 payload = {"object": "list", "data": models}
             body = json.dumps(payload).encode()
             self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            state.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            message = {"role": "assistant", "content": "Two."}
+            choice = {"index": 0, "message": message, "finish_reason": "stop"}
+            payload = {
+                "id": "c",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "engine-model-a",
+                "choices": [choice],
+            }
+            body = json.dumps(payload).encode()
+            self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -110,11 +132,11 @@ def test_nothing_set_selects_the_embedded_simulation() -> None:
     assert backend.api_key == PLACEHOLDER_KEY
 
 
-def test_a_key_alone_selects_openai_with_gpt_4o_mini() -> None:
+def test_a_key_alone_selects_openai_with_gpt_5_4_mini() -> None:
     backend = select_backend({"OPENAI_API_KEY": SECRET})
     assert backend.kind == "openai"
     assert backend.base_url == "https://api.openai.com/v1"
-    assert backend.model == "gpt-4o-mini"
+    assert backend.model == "gpt-5.4-mini"
     assert backend.api_key == SECRET
 
 
@@ -248,6 +270,39 @@ def test_a_url_is_shown_without_credentials_query_or_fragment(url: str, shown: s
 
 
 # ---- get_client and get_async_client ----
+
+
+def test_the_default_openai_model_is_listed_by_the_pinned_client_without_a_shutdown() -> None:
+    # openai.types.shared.chat_model lists the models, then a docstring of deprecated ones
+    # with their announced shutdown dates.
+    source = inspect.getsource(chat_model)
+    listed, deprecated = source.split('"""Deprecated values:')
+    assert '"gpt-5.4-mini",' in listed
+    assert "Announced shutdown date" in deprecated, "the deprecation list moved: look again"
+    assert '"gpt-5.4-mini"' not in deprecated
+    assert '"gpt-4o-mini"' in deprecated, "the model this replaced is scheduled for shutdown"
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_an_engine_gets_the_length_limit_under_both_names(
+    engine: FakeEngine, monkeypatch: pytest.MonkeyPatch, asynchronous: bool
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", engine.url)
+    messages: list[Any] = [{"role": "user", "content": "Hi"}]
+    if asynchronous:
+
+        async def ask() -> None:
+            async with get_async_client(max_retries=0) as client:
+                await client.chat.completions.create(
+                    model="m", messages=messages, max_completion_tokens=7
+                )
+
+        asyncio.run(ask())
+    else:
+        with get_client(max_retries=0) as client:
+            client.chat.completions.create(model="m", messages=messages, max_completion_tokens=7)
+    assert engine.bodies[0]["max_completion_tokens"] == 7
+    assert engine.bodies[0]["max_tokens"] == 7
 
 
 def test_get_client_on_a_compatible_engine_prints_one_line_and_uses_its_first_model(
@@ -417,7 +472,7 @@ def test_resolve_model_needs_no_server_when_the_model_is_known(
     monkeypatch.setattr(helpers.server.embedded, "ensure_embedded_server", no_server)
     assert resolve_model() == SIMULATED_MODEL
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    assert resolve_model() == "gpt-4o-mini"
+    assert resolve_model() == "gpt-5.4-mini"
     monkeypatch.setenv("TUTORIAL_MODEL", "chosen")
     assert resolve_model() == "chosen"
 
@@ -488,8 +543,12 @@ def test_a_key_sent_unencrypted_beyond_this_machine_is_warned_of_once(
     monkeypatch.setattr("helpers.backend._warned", set())
     monkeypatch.setenv("TUTORIAL_MODEL", "m")
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    for url in ("http://192.168.1.20:8000/v1", "http://192.168.1.20:8000/v1",
-                "https://engine.example/v1", "http://127.0.0.1:8000/v1"):
+    for url in (
+        "http://192.168.1.20:8000/v1",
+        "http://192.168.1.20:8000/v1",
+        "https://engine.example/v1",
+        "http://127.0.0.1:8000/v1",
+    ):
         monkeypatch.setenv("OPENAI_BASE_URL", url)
         with get_client():
             pass
