@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from helpers.backend import current_backend, get_async_client, get_client
     from helpers.chunk_event import ChunkEvent
     from helpers.exercises import (
+        check_converse,
         check_finished_texts,
         check_is_cut_off,
         check_join_deltas,
@@ -55,6 +56,7 @@ _HOMES = {
     "whole_answer": "helpers.playground",
     "check_reply_text": "helpers.exercises",
     "check_is_cut_off": "helpers.exercises",
+    "check_converse": "helpers.exercises",
     "check_join_deltas": "helpers.exercises",
     "check_pieces_until_blocked": "helpers.exercises",
     "check_finished_texts": "helpers.exercises",
@@ -70,6 +72,7 @@ __all__ = [
     "Playground",
     "Recorder",
     "StreamMetrics",
+    "check_converse",
     "check_finished_texts",
     "check_is_cut_off",
     "check_join_deltas",

@@ -250,6 +250,35 @@ def get_async_client(**kwargs: Any) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(**options)
 
 
+def _serves_responses(client: openai.OpenAI, model: str) -> bool:
+    """Whether the backend answers `POST /responses` with anything but 404 or 405."""
+    probe = client.with_options(max_retries=0, timeout=PROBE_TIMEOUT)
+    try:
+        probe.responses.create(model=model, input="Hi", max_output_tokens=16)
+    except openai.APIStatusError as error:
+        return error.status_code not in (404, 405)
+    return True
+
+
+def with_responses_api(client: openai.OpenAI, model: str) -> tuple[openai.OpenAI, str]:
+    """`client` and `model` if their backend has the Responses API; else, said in one sentence,
+    a client of the embedded simulation, which has it, and the simulation's model."""
+    global _current
+    backend = current_backend()
+    if backend.kind != "compatible" or _serves_responses(client, model):
+        return client, model
+    print(
+        f"The engine at {public_url(backend.base_url)} has no Responses API (POST /responses "
+        "answered 404), so this notebook uses the embedded simulation instead:"
+    )
+    _current = _connect(select_backend({"TUTORIAL_BACKEND": "embedded"}))
+    print(_current.describe())
+    simulation = openai.OpenAI(
+        base_url=_current.base_url, api_key=_current.api_key, timeout=CLIENT_TIMEOUT
+    )
+    return simulation, _current.model
+
+
 def current_backend() -> Backend:
     """The backend the last get_client chose, or, before any, the one the environment names."""
     return _current if _current is not None else select_backend(os.environ)

@@ -155,7 +155,8 @@ class Exercise:
 
     def reference(self) -> LearnerFunction:
         """The solution's function, compiled from the very code `solution()` shows."""
-        namespace: dict[str, Any] = {}
+        # A solution may name the notebook's MODEL, which a made-up client ignores.
+        namespace: dict[str, Any] = {"MODEL": "exercise-model"}
         exec(self.solution_code, namespace)
         function: LearnerFunction = namespace[self.name]
         return function

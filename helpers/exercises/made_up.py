@@ -4,7 +4,8 @@ and learners' code sees exactly what a real stream yields."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from openai.types import CompletionUsage
@@ -15,7 +16,15 @@ from pydantic import TypeAdapter
 from helpers.server.responses_request import validate_responses_request
 from helpers.server.responses_wire import ResponseHeader, response_events
 
-__all__ = ["chunk", "response", "response_stream", "responses_usage", "stream", "usage"]
+__all__ = [
+    "ChatClient",
+    "chunk",
+    "response",
+    "response_stream",
+    "responses_usage",
+    "stream",
+    "usage",
+]
 
 
 def response(content: str, finish: str = "stop") -> ChatCompletion:
@@ -54,15 +63,45 @@ def chunk(
 
 
 def stream(
-    pieces: Sequence[str], usage: CompletionUsage | None = None
+    pieces: Sequence[str], usage: CompletionUsage | None = None, usage_on_finish: bool = False
 ) -> list[ChatCompletionChunk]:
-    """A stream as OpenAI sends it: role chunk, one chunk per piece, finish chunk, usage chunk."""
+    """A stream as OpenAI sends it: role chunk, one chunk per piece, finish chunk, usage chunk;
+    `usage_on_finish` puts the usage on the finish chunk instead, as some engines do."""
     chunks = [chunk({"role": "assistant", "content": ""})]
     chunks += [chunk({"content": piece}) for piece in pieces]
+    if usage_on_finish:
+        return [*chunks, chunk({}, finish="stop", usage=usage)]
     chunks.append(chunk({}, finish="stop"))
     if usage is not None:
         chunks.append(chunk(None, usage=usage))
     return chunks
+
+
+class _Stream(list[ChatCompletionChunk]):
+    """A made-up stream that, like the client's, can be used in a `with` block."""
+
+    def __enter__(self) -> _Stream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+class _Completions:
+    def create(self, *, messages: Sequence[Mapping[str, Any]], **options: Any) -> _Stream:
+        if not options.get("stream"):
+            raise ValueError("this exercise wants each reply streamed: pass stream=True")
+        asked = sum(1 for message in messages if message["role"] == "user")
+        plural = "s" if asked > 1 else ""
+        return _Stream(stream(["You", " have", " asked", f" {asked}", f" question{plural}."]))
+
+
+class ChatClient:
+    """Stands in for `openai.OpenAI` in a check: `chat.completions.create(..., stream=True)`
+    streams a reply that counts the user messages it was sent."""
+
+    def __init__(self) -> None:
+        self.chat = SimpleNamespace(completions=_Completions())
 
 
 def usage(prompt: int, completion: int) -> CompletionUsage:

@@ -29,6 +29,7 @@ from helpers.backend import (
     get_client,
     resolve_model,
     select_backend,
+    with_responses_api,
 )
 from helpers.server.model import SIMULATED_MODEL
 
@@ -58,6 +59,7 @@ class FakeEngine:
     models: list[str] = field(default_factory=lambda: ["engine-model-a", "engine-model-b"])
     authorizations: list[str] = field(default_factory=list)
     bodies: list[dict[str, Any]] = field(default_factory=list)
+    has_responses_api: bool = False
 
 
 @pytest.fixture
@@ -87,6 +89,12 @@ def engine() -> Iterator[FakeEngine]:
 
         def do_POST(self) -> None:
             state.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            if self.path == "/v1/responses":
+                if state.has_responses_api:
+                    self._send(200, {"id": "r", "object": "response", "status": "completed"})
+                else:
+                    self._send(404, {"detail": "Not Found"})
+                return
             message = {"role": "assistant", "content": "Two."}
             choice = {"index": 0, "message": message, "finish_reason": "stop"}
             payload = {
@@ -96,8 +104,11 @@ def engine() -> Iterator[FakeEngine]:
                 "model": "engine-model-a",
                 "choices": [choice],
             }
+            self._send(200, payload)
+
+        def _send(self, status: int, payload: dict[str, Any]) -> None:
             body = json.dumps(payload).encode()
-            self.send_response(200)
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -563,3 +574,45 @@ def test_a_key_sent_unencrypted_beyond_this_machine_is_warned_of_once(
     with get_client():
         pass
     assert capsys.readouterr().err == "", "no key, no warning"
+
+
+# ---- with_responses_api: notebook 07 on an engine without the Responses API ----
+
+
+def test_an_engine_without_the_responses_api_hands_over_to_the_simulation_saying_so(
+    engine: FakeEngine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", engine.url)
+    client = get_client(max_retries=0)
+    capsys.readouterr()
+    simulation, model = with_responses_api(client, "engine-model-a")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (
+        f"The engine at {engine.url} has no Responses API (POST /responses answered 404), "
+        "so this notebook uses the embedded simulation instead:"
+    )
+    assert lines[1].startswith("Backend: embedded simulation (offline, no key needed)")
+    assert len(lines) == 2
+    assert model == SIMULATED_MODEL
+    assert current_backend().kind == "embedded"
+    assert str(simulation.base_url).startswith("http://127.0.0.1:")
+    assert str(simulation.base_url) != str(client.base_url)
+    assert engine.bodies[-1]["input"] == "Hi", "the engine was asked, not guessed about"
+
+
+def test_an_engine_with_the_responses_api_keeps_its_client(
+    engine: FakeEngine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine.has_responses_api = True
+    monkeypatch.setenv("OPENAI_BASE_URL", engine.url)
+    client = get_client(max_retries=0)
+    capsys.readouterr()
+    assert with_responses_api(client, "engine-model-a") == (client, "engine-model-a")
+    assert capsys.readouterr().out == ""
+    assert current_backend().kind == "compatible"
+
+
+def test_openai_and_the_simulation_are_not_probed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    client = openai.OpenAI(api_key=SECRET, base_url="http://127.0.0.1:9/v1", max_retries=0)
+    assert with_responses_api(client, "gpt-5.4-mini") == (client, "gpt-5.4-mini")

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from helpers.exercises import (
+    check_converse,
     check_finished_texts,
     check_is_cut_off,
     check_join_deltas,
@@ -29,6 +30,7 @@ ALL = [
     check_join_deltas,
     check_time_to_first_token,
     check_text_and_usage,
+    check_converse,
     check_pieces_until_blocked,
     check_finished_texts,
     check_response_text_and_usage,
@@ -44,6 +46,25 @@ def only_completed(events: list[Any]) -> tuple[str, Any]:
     pieces = [e.delta for e in events if e.type == "response.output_text.delta"]
     done = [e.response.usage for e in events if e.type == "response.completed"]
     return "".join(pieces), done[0] if done else None
+
+
+def forgetful(client: Any, questions: list[str]) -> list[dict[str, str]]:
+    messages: list[dict[str, str]] = []
+    for question in questions:
+        asked = {"role": "user", "content": question}
+        stream = client.chat.completions.create(model="m", messages=[asked], stream=True)
+        reply = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+        messages += [asked, {"role": "assistant", "content": reply}]
+    return messages
+
+
+def blocking(client: Any, questions: list[str]) -> list[dict[str, str]]:
+    messages: list[dict[str, str]] = []
+    for question in questions:
+        messages.append({"role": "user", "content": question})
+        reply = client.chat.completions.create(model="m", messages=messages)
+        messages.append({"role": "assistant", "content": reply.choices[0].message.content})
+    return messages
 
 
 def each_alone(pieces: list[str], phrase: str) -> int:
@@ -80,6 +101,15 @@ WRONG = {
             chunks[-1].usage,
         ),
     ),
+    "text_and_usage: usage only on a chunk without choices": (
+        check_text_and_usage,
+        lambda chunks: (
+            "".join(c.choices[0].delta.content or "" for c in chunks if c.choices),
+            next((c.usage for c in chunks if not c.choices), None),
+        ),
+    ),
+    "converse: sends only the latest question": (check_converse, forgetful),
+    "converse: does not stream": (check_converse, blocking),
     "pieces_until_blocked: each piece alone": (check_pieces_until_blocked, each_alone),
     "finished_texts: lets a cancellation through": (
         check_finished_texts,
