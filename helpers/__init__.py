@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 from helpers.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from helpers.backend import current_backend, get_async_client, get_client
+    from helpers.backend import (
+        current_backend,
+        get_async_client,
+        get_client,
+        with_responses_api,
+    )
     from helpers.chunk_event import ChunkEvent
     from helpers.exercises import (
         check_converse,
@@ -26,7 +31,7 @@ if TYPE_CHECKING:
     )
     from helpers.live import LiveView
     from helpers.metrics import StreamMetrics
-    from helpers.playground import Playground, side_by_side, whole_answer
+    from helpers.playground import Playground, race, side_by_side, whole_answer
     from helpers.plots import (
         plot_arrivals,
         plot_blocking_vs_streaming,
@@ -42,6 +47,7 @@ _HOMES = {
     "get_client": "helpers.backend",
     "get_async_client": "helpers.backend",
     "current_backend": "helpers.backend",
+    "with_responses_api": "helpers.backend",
     "Recorder": "helpers.recorder",
     "ChunkEvent": "helpers.chunk_event",
     "StreamMetrics": "helpers.metrics",
@@ -52,6 +58,7 @@ _HOMES = {
     "plot_inter_arrival": "helpers.plots",
     "show_usage": "helpers.usage",
     "Playground": "helpers.playground",
+    "race": "helpers.playground",
     "side_by_side": "helpers.playground",
     "whole_answer": "helpers.playground",
     "check_reply_text": "helpers.exercises",
@@ -88,9 +95,11 @@ __all__ = [
     "plot_blocking_vs_streaming",
     "plot_inter_arrival",
     "plot_real_trace",
+    "race",
     "show_usage",
     "side_by_side",
     "whole_answer",
+    "with_responses_api",
 ]
 
 

@@ -1,4 +1,4 @@
-"""Interactive displays for notebook 03: the Playground, and two live views side by side.
+"""Interactive displays for notebook 03: the Playground, two live views side by side, the race.
 
 The Playground streams a learner's prompt into a fresh `LiveView` each time its button is pressed.
 Button handlers run outside any cell, so whatever they display would be lost; the handler
@@ -8,18 +8,19 @@ ipywidgets advises), which collects the live view and its final text.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import threading
 from typing import Any
 
 import ipywidgets
 import openai
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessageParam
 
 from helpers.backend import current_backend, resolve_model
+from helpers.display import show
 from helpers.live import LiveView
 from helpers.server.timing import PROFILES
 
-__all__ = ["Playground", "SideBySide", "side_by_side", "whole_answer"]
+__all__ = ["Playground", "SideBySide", "race", "side_by_side", "whole_answer"]
 
 DEFAULT_PROMPT = (
     "Count to 100, with a comma between each number and no newlines. E.g., 1, 2, 3, ..."
@@ -29,8 +30,7 @@ PLAYGROUND_REPR = (
     "(it needs a running kernel)."
 )
 SIDE_BY_SIDE_REPR = (
-    "Two live views side by side; the cells below fill them, and their final texts appear "
-    "after the last of those cells."
+    "Live views side by side (they need a running kernel); each one's final text follows below."
 )
 
 
@@ -142,7 +142,7 @@ def side_by_side(*views: LiveView) -> SideBySide:
     return SideBySide(views)
 
 
-async def whole_answer(response: ChatCompletion) -> AsyncIterator[ChatCompletionChunk]:
+def whole_answer(response: ChatCompletion) -> list[ChatCompletionChunk]:
     """A blocking response as a stream of one chunk, so a `LiveView` can show it all at once."""
     choices = [
         {
@@ -152,7 +152,7 @@ async def whole_answer(response: ChatCompletion) -> AsyncIterator[ChatCompletion
         }
         for choice in response.choices
     ]
-    yield ChatCompletionChunk.model_validate(
+    chunk = ChatCompletionChunk.model_validate(
         {
             "id": response.id,
             "object": "chat.completion.chunk",
@@ -162,3 +162,38 @@ async def whole_answer(response: ChatCompletion) -> AsyncIterator[ChatCompletion
             "usage": None if response.usage is None else response.usage.model_dump(),
         }
     )
+    return [chunk]
+
+
+def _without_streaming(
+    view: LiveView, client: openai.OpenAI, model: str, messages: list[ChatCompletionMessageParam]
+) -> None:
+    with view:
+        response = client.chat.completions.create(model=model, messages=messages)
+        for _ in view.follow(whole_answer(response)):
+            pass
+
+
+def race(
+    client: openai.OpenAI, model: str, messages: list[ChatCompletionMessageParam]
+) -> tuple[LiveView, LiveView]:
+    """Send `messages` twice at the same moment, without streaming (left view) and with it
+    (right view), and show each answer as it arrives; returns the two views.
+
+    The blocking request waits in a thread of its own while this one follows the stream, so
+    the cell needs no `async`. Notebook 06 shows how to run requests together yourself.
+    """
+    left, right = LiveView(title="stream=False"), LiveView(title="stream=True")
+    show(side_by_side(left, right))
+    blocking = threading.Thread(
+        target=_without_streaming, args=(left, client, model, messages), daemon=True
+    )
+    blocking.start()
+    with (
+        right,
+        client.chat.completions.create(model=model, messages=messages, stream=True) as stream,
+    ):
+        for _ in right.follow(stream):
+            pass
+    blocking.join()
+    return left, right

@@ -42,7 +42,7 @@ check_is_cut_off = Exercise(
     cases=(
         Case("a test response that ended by itself", (made_up.response("1, 2, 3"),), False, _ENDED),
         Case(
-            "a test response stopped by `max_tokens`",
+            "a test response stopped by `max_completion_tokens`",
             (made_up.response("1, 2,", finish="length"),),
             True,
             "Which `finish_reason` means the token limit was reached?",

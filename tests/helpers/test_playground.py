@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +18,7 @@ from helpers.playground import (
     PLAYGROUND_REPR,
     SIDE_BY_SIDE_REPR,
     Playground,
+    race,
     side_by_side,
     whole_answer,
 )
@@ -195,18 +196,45 @@ def _completion(content: str) -> ChatCompletion:
 
 def test_whole_answer_feeds_a_blocking_response_to_a_live_view_at_once() -> None:
     view = LiveView(backend_label="test")
-
-    async def follow() -> int:
-        count = 0
-        async for _ in view.afollow(whole_answer(_completion("1, 2, 3"))):
-            count += 1
-        return count
-
-    assert asyncio.run(asyncio.wait_for(follow(), CLIENT_TIMEOUT)) == 1
+    with view:
+        count = sum(1 for _ in view.follow(whole_answer(_completion("1, 2, 3"))))
+    assert count == 1
     assert view.recorder.text == "1, 2, 3"
     assert view.recorder.finish_reasons == {0: "stop"}
     assert view.recorder.usage is not None
     assert view.recorder.usage.completion_tokens == 3
+
+
+class SlowAnswers:
+    """Answers a blocking request with the whole text and a stream with `pieces`, each after
+    `delay` seconds, and notes when each request arrived."""
+
+    def __init__(self, pieces: list[str], delay: float) -> None:
+        self.pieces, self.delay = pieces, delay
+        self.arrived: dict[bool, float] = {}
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        streamed = bool(json.loads(request.content).get("stream"))
+        self.arrived[streamed] = time.perf_counter()
+        time.sleep(self.delay)
+        if streamed:
+            return httpx.Response(
+                200, headers={"content-type": "text/event-stream"}, content=_sse(self.pieces)
+            )
+        return httpx.Response(200, json=_completion("".join(self.pieces)).model_dump())
+
+
+def test_the_race_sends_both_requests_at_once_and_shows_each_answer() -> None:
+    answers = SlowAnswers(["1", ", 2", ", 3"], delay=0.5)
+    messages: list[Any] = [{"role": "user", "content": "Count to 3."}]
+    left, right = race(_client(answers), "m", messages)
+    assert (left.recorder.text, right.recorder.text) == ("1, 2, 3", "1, 2, 3")
+    assert (left.recorder.chunk_count, right.recorder.chunk_count) == (1, 5)
+    assert "stream=False" in left.value and "stream=True" in right.value
+    # Each request waited 0.5 s at the server: one after the other, they would arrive 0.5 s
+    # apart.
+    assert abs(answers.arrived[True] - answers.arrived[False]) < 0.25
+    assert left.recorder.finish_reasons == right.recorder.finish_reasons == {0: "stop"}
 
 
 def test_side_by_side_puts_each_view_in_one_row() -> None:
