@@ -87,5 +87,28 @@ mutation: $(STAMP) ## Mutation testing (mutmut, ~10 min, not in `make test`): do
 	killed = lambda c: sum(v in (1, 3, 24, -24, 152, 255, 36) for v in c.values()); \
 	[print(f"{name:22} {killed(c):4} killed of {len(c):4}  {100 * killed(c) / max(len(c), 1):5.1f} %") for name, c in rows]'
 
+# Optional, not part of `make test`: the notebooks against llama.cpp's real server, written to
+# docs/real-engine.md. llama-cpp-python compiles llama.cpp (cmake, a C++ compiler; about 7 minutes
+# on 2 cores) into a venv of its own, once per version, so .venv stays exactly as locked.
+LLAMA_CPP_VERSION := 0.3.36
+LLAMA_VENV := .venv-llama
+LLAMA_PY := $(LLAMA_VENV)/bin/python
+LLAMA_STAMP := $(LLAMA_VENV)/.installed-$(LLAMA_CPP_VERSION)
+LLAMA_MODEL := $(LLAMA_VENV)/tiny-random-llama.gguf
+.PHONY: real-engine
+
+$(LLAMA_STAMP):
+	$(PYTHON) -m venv $(LLAMA_VENV)
+	$(LLAMA_PY) -m pip install --quiet --upgrade pip
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(LLAMA_PY) -m pip install --quiet \
+		'llama-cpp-python[server]==$(LLAMA_CPP_VERSION)' gguf==0.19.0
+	touch $@
+
+$(LLAMA_MODEL): helpers/tools/tiny_gguf.py $(LLAMA_STAMP)
+	$(LLAMA_PY) -m helpers.tools.tiny_gguf $@
+
+real-engine: $(STAMP) $(LLAMA_MODEL) ## Every notebook against llama.cpp's server, into docs/real-engine.md (optional, not part of `make test`)
+	$(PY) -m helpers.tools.real_engine --python $(LLAMA_PY) --model $(LLAMA_MODEL)
+
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

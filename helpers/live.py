@@ -12,6 +12,12 @@ pass them on are dropped silently:
 3. The whole view is one `HTML` widget, so one refresh is one message.
 4. When the stream ends the text is displayed again as an ordinary output, which nbval compares and
    which a reopened notebook, GitHub and nbviewer show without the widget.
+5. An interrupt (■) stops the view, which keeps the partial text, and then goes on, so that Run
+   All stops at this cell; IPython shows it in one line, `INTERRUPTED_LINE`, not a traceback.
+   ipykernel interrupts an awaited cell by cancelling it, so `afollow` sees a CancelledError.
+6. The token count while streaming is the one `Recorder.tokens` gives, the same estimate the
+   metrics make at the end, so it does not jump when the stream ends (usage, exact, may still
+   replace it).
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from helpers.recorder import Recorder, aclose_stream, close_stream
 from helpers.ticker import Ticker
 from helpers.view_html import render_view
 
-__all__ = ["FRAME_SECONDS", "REPR", "LiveView"]
+__all__ = ["FRAME_SECONDS", "INTERRUPTED_LINE", "REPR", "LiveView", "StreamInterrupted"]
 
 FRAME_SECONDS = 0.04
 """Shortest time between two refreshes: at most 25 widget messages a second."""
@@ -43,8 +49,35 @@ FRAME_SECONDS = 0.04
 # the signal was delivered to another thread and did not wake the event loop.
 _POLL_SECONDS = 0.1
 REPR = "Live view: the streamed text appears here; the final text follows below."
+INTERRUPTED_LINE = (
+    "Interrupted: the stream stopped, this cell ended, and queued cells were skipped."
+)
+"""All that IPython shows of an interrupt that stopped a live view."""
 
 Errors = Literal["show", "raise"]
+
+
+class StreamInterrupted(KeyboardInterrupt):
+    """The interrupt that stopped a live view, raised again once the view has kept the text.
+
+    An ordinary KeyboardInterrupt everywhere; IPython shows it as `INTERRUPTED_LINE` alone.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(INTERRUPTED_LINE)
+
+    def _render_traceback_(self) -> list[str]:
+        return _interrupted_lines()
+
+
+def _interrupted_lines() -> list[str]:
+    return [INTERRUPTED_LINE]
+
+
+def _show_in_one_line(cancelled: asyncio.CancelledError) -> None:
+    # asyncio tells a cancellation by its exact class (asyncio.timeout checks `is`), so the
+    # CancelledError goes on as it is, carrying IPython's rendering hook itself.
+    vars(cancelled)["_render_traceback_"] = _interrupted_lines
 
 
 class LiveView(ipywidgets.HTML):  # type: ignore[misc]
@@ -103,13 +136,18 @@ class LiveView(ipywidgets.HTML):  # type: ignore[misc]
     ) -> bool:
         if exc is None:
             return False
+        interrupted = isinstance(exc, KeyboardInterrupt | asyncio.CancelledError)
         if not self._finished:
-            if isinstance(exc, KeyboardInterrupt):
+            if interrupted:
                 self._end(stopped=True)
             else:
                 self._end(error=exc)
-        if isinstance(exc, KeyboardInterrupt):
-            return True
+        if interrupted and self.recorder.stopped:
+            if isinstance(exc, asyncio.CancelledError):
+                _show_in_one_line(exc)
+            elif not isinstance(exc, StreamInterrupted):
+                raise StreamInterrupted from None
+            return False
         return isinstance(exc, openai.APIError) and self._errors == "show"
 
     # -- following a stream ----------------------------------------------------------------
@@ -118,7 +156,8 @@ class LiveView(ipywidgets.HTML):  # type: ignore[misc]
         """Yield every chunk of `stream` unchanged while showing and recording it.
 
         An interrupt (or leaving the loop early) closes the stream, so the server stops
-        generating, and keeps the text that had arrived.
+        generating, and keeps the text that had arrived; the interrupt then goes on as
+        `StreamInterrupted`.
         """
         self._begin(stream)
         self._ticker = Ticker(self._refresh, FRAME_SECONDS)
@@ -129,9 +168,9 @@ class LiveView(ipywidgets.HTML):  # type: ignore[misc]
         except (KeyboardInterrupt, GeneratorExit) as exc:
             close_stream(stream)
             self._end(stopped=True)
-            if isinstance(exc, GeneratorExit):
-                raise
-            return
+            if isinstance(exc, KeyboardInterrupt):
+                raise StreamInterrupted from None
+            raise
         except Exception as exc:
             self._end(error=exc)
             if self._errors == "raise" or not isinstance(exc, openai.APIError):
@@ -142,7 +181,8 @@ class LiveView(ipywidgets.HTML):  # type: ignore[misc]
     async def afollow(
         self, stream: AsyncIterable[ChatCompletionChunk]
     ) -> AsyncIterator[ChatCompletionChunk]:
-        """`follow()` for an async stream (`AsyncOpenAI`)."""
+        """`follow()` for an async stream (`AsyncOpenAI`); a cancellation, how ipykernel
+        interrupts an awaited cell, stops the view as an interrupt does and goes on."""
         self._begin(stream)
         iterator = aiter(stream)
         pending: asyncio.Task[tuple[ChatCompletionChunk, float]] | None = None
@@ -168,9 +208,11 @@ class LiveView(ipywidgets.HTML):  # type: ignore[misc]
                 await asyncio.wait({pending})
             await aclose_stream(stream)
             self._end(stopped=True)
-            if not isinstance(exc, KeyboardInterrupt):
-                raise
-            return
+            if isinstance(exc, KeyboardInterrupt):
+                raise StreamInterrupted from None
+            if isinstance(exc, asyncio.CancelledError):
+                _show_in_one_line(exc)
+            raise
         except Exception as exc:
             await aclose_stream(stream)
             self._end(error=exc)
@@ -250,31 +292,20 @@ class LiveView(ipywidgets.HTML):  # type: ignore[misc]
             return self.recorder.text
         return "\n\n".join(f"[choice {index}]\n{text}" for index, text in texts.items())
 
-    def _tokens(self) -> tuple[int, str]:
-        """The output tokens so far, and how to show them (≈ marks an estimate)."""
-        if self._finished:
-            metrics = self.recorder.metrics
-            shown = f"{metrics.output_tokens} tokens"
-            return metrics.output_tokens, "≈" + shown if metrics.tokens_estimated else shown
-        # While streaming, one token per chunk with text, as OpenAI and most engines send them;
-        # the pre-tokenizer is kept for the end, where it runs once.
-        pieces = self.recorder.text_chunks
-        return pieces, f"≈{pieces} tokens"
-
     def _status(self) -> str:
         parts = [self._label, _STATE_WORDS[self._state]]
         if self._state == "waiting":
             return " · ".join(parts)
         elapsed = self._ended_at if self._ended_at is not None else self.recorder.elapsed()
         ttft = self.recorder.ttft
-        count, tokens = self._tokens()
+        tokens = self.recorder.tokens
         parts += [
             f"{elapsed:.2f} s",
             "first token " + ("—" if ttft is None else f"{ttft:.2f} s"),
-            tokens,
+            tokens.label(),
         ]
         if elapsed > 0:
-            parts.append(f"{count / elapsed:.0f} tokens/s")
+            parts.append(f"{tokens.count / elapsed:.0f} tokens/s")
         return " · ".join(parts)
 
     def _render(self) -> str:

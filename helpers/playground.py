@@ -17,7 +17,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletio
 
 from helpers.backend import current_backend, resolve_model
 from helpers.display import show
-from helpers.live import LiveView
+from helpers.live import LiveView, StreamInterrupted
 from helpers.server.timing import PROFILES
 
 __all__ = ["Playground", "SideBySide", "race", "side_by_side", "whole_answer"]
@@ -107,6 +107,9 @@ class Playground:
                 with view, self.client.chat.completions.create(**self.request()) as stream:
                     for _ in view.follow(stream):
                         pass
+        except StreamInterrupted:
+            # The view already says it stopped; a button press queues no cells to skip.
+            pass
         finally:
             self.button.disabled = False
         return view

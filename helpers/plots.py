@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from matplotlib.figure import Figure
 
 from helpers.display import in_ipython
+from helpers.metrics import uses_o200k
 from helpers.server.tokens import count_tokens
 
 if TYPE_CHECKING:
@@ -45,11 +46,13 @@ REAL_BLOCKING_SECONDS = 1.88
 def plot_arrivals(recorder: Recorder) -> Figure:
     """Cumulative tokens received over time, with the first token marked."""
     figure, ax = _figure((8, 3.5))
+    # The same rule as the metrics: the pre-tokenizer only where it matches the model's tokens.
+    pretokenized = uses_o200k(recorder.model)
     times, totals = [0.0], [0]
     for event in recorder.events:
         if event.text:
             times.append(event.seconds)
-            totals.append(totals[-1] + count_tokens(event.text))
+            totals.append(totals[-1] + (count_tokens(event.text) if pretokenized else 1))
     ax.step(times, totals, where="post", color=_TEXT_COLOR)
     ax.set_xlabel(_X_LABEL)
     ax.set_ylabel("tokens received")

@@ -26,7 +26,7 @@ from openai.types.chat import ChatCompletionChunk
 from openai.types.responses import ResponseUsage
 
 from helpers.chunk_event import ChunkEvent
-from helpers.metrics import StreamMetrics
+from helpers.metrics import StreamMetrics, TokenCount, TokenTally
 from helpers.openai_internals import DecoderWatch, watch_decoder
 
 __all__ = ["Recorder", "aclose_stream", "close_stream"]
@@ -46,6 +46,8 @@ class Recorder:
         self.events: list[ChunkEvent] = []
         self.usage: CompletionUsage | ResponseUsage | None = None
         """Chat usage, or a Responses API stream's usage with input and output tokens."""
+        self.model: str | None = None
+        """The model as the stream names it (its first chunk, or a Responses stream's response)."""
         self.stopped = False
         """True when the stream was interrupted or abandoned before its end."""
         self.error: BaseException | None = None
@@ -61,6 +63,7 @@ class Recorder:
         self._watch: DecoderWatch | None = None
         self._used = False
         self._typed = _TypedEnding()
+        self._tally: TokenTally | None = None
 
     def start(self) -> None:
         """Start the clock now: call it just before `create()`."""
@@ -89,7 +92,10 @@ class Recorder:
         seconds = arrived - self._start
         self._chunks += 1
         # Read from the fields: a missing attribute costs a pydantic model a caught exception.
-        kind = getattr(chunk, "__dict__", {}).get("type")
+        fields = getattr(chunk, "__dict__", {})
+        if self.model is None:
+            self.model = _name(fields.get("model"))
+        kind = fields.get("type")
         if isinstance(kind, str):
             self._add_typed(chunk, kind, seconds, position)
             return
@@ -143,6 +149,8 @@ class Recorder:
             error = getattr(response, "error", None)
             if error is not None:
                 self._typed.failure = getattr(error, "message", None) or str(error)
+        elif kind == "response.created" and self.model is None:
+            self.model = _name(getattr(getattr(event, "response", None), "model", None))
         elif kind == "error":
             self._typed.failure = getattr(event, "message", None) or "an error event arrived"
         index = 0 if kind in _OUTPUT_EVENTS else None
@@ -243,8 +251,19 @@ class Recorder:
         return self._watch.seen
 
     @property
+    def tokens(self) -> TokenCount:
+        """Output tokens so far: from usage once it came, else estimated as `metrics` does it,
+        so the count does not jump when the stream ends. Cheap enough to ask every frame."""
+        usage = _chat_usage(self.usage)
+        if usage is not None:
+            return TokenCount(usage.completion_tokens, "usage")
+        if self._tally is None or self._tally.model != self.model:
+            self._tally = TokenTally(self.model)
+        return TokenCount(self._tally.count(self.events), self._tally.source)
+
+    @property
     def metrics(self) -> StreamMetrics:
-        return StreamMetrics.from_events(self.events, _chat_usage(self.usage))
+        return StreamMetrics.from_events(self.events, _chat_usage(self.usage), self.model)
 
     @property
     def problems(self) -> list[str]:
@@ -359,6 +378,10 @@ def _reasoning(delta: object) -> str:
         if isinstance(value, str):
             return value
     return ""
+
+
+def _name(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _listed(indexes: list[int]) -> str:

@@ -1,4 +1,9 @@
-"""The usage panel: the token counts a response reported, or an estimate when it reported none."""
+"""The usage panel: the token counts a response reported, or an estimate when it reported none.
+
+A stream's completion tokens are estimated as its metrics estimate them (`helpers.metrics`); a
+whole response's, and prompt tokens, with the o200k pre-tokenizer, which says so when the model
+is not one that tokenizes as o200k does.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,14 @@ from openai.types.chat import ChatCompletion
 from openai.types.responses import Response, ResponseUsage
 from pydantic import BaseModel
 
+from helpers.metrics import TokenCount, uses_o200k
 from helpers.recorder import Recorder
 from helpers.server.tokens import count_prompt_tokens, count_tokens
 from helpers.table import Table
 
 __all__ = ["show_usage"]
 
+_REPORTED = "Token usage, as the server reported it"
 _ASK_FOR_USAGE = 'a stream sends it when asked: stream_options={"include_usage": True}'
 
 
@@ -26,8 +33,8 @@ def show_usage(
     tokens for the Responses API).
 
     `source` is a usage object, a Recorder, a ChatCompletion or a Response. Without usage in
-    it, completion tokens are estimated from the text, and prompt tokens from `messages` when
-    given; the panel says so.
+    it, completion tokens are estimated, and prompt tokens from `messages` when given; each
+    figure says how.
     """
     assert isinstance(
         source, CompletionUsage | ResponseUsage | Recorder | ChatCompletion | Response
@@ -35,10 +42,11 @@ def show_usage(
         "show_usage takes a usage object, a Recorder, a ChatCompletion or a Response, "
         f"not {type(source).__name__}"
     )
-    usage = source if isinstance(source, CompletionUsage | ResponseUsage) else source.usage
-    if usage is not None:
-        return Table(_reported(usage), title="Token usage, as the server reported it")
-    return _estimated(_reply_text(source), messages)
+    if isinstance(source, CompletionUsage | ResponseUsage):
+        return Table(_reported(source), title=_REPORTED)
+    if source.usage is not None:
+        return Table(_reported(source.usage), title=_REPORTED)
+    return _estimated(source, messages)
 
 
 def _reported(usage: CompletionUsage | ResponseUsage) -> list[tuple[str, str]]:
@@ -71,27 +79,38 @@ def _details(details: BaseModel | None) -> list[tuple[str, str]]:
     ]
 
 
-def _reply_text(source: object) -> str:
+def _completion(source: Recorder | ChatCompletion | Response) -> tuple[int, str]:
+    """The estimated completion tokens, and how the panel shows them."""
     if isinstance(source, Recorder):
-        return "".join(source.texts.values())
+        tokens = source.tokens
+        return tokens.count, tokens.value()
     if isinstance(source, Response):
-        return source.output_text
-    assert isinstance(source, ChatCompletion)
-    return "".join(choice.message.content or "" for choice in source.choices)
+        text = source.output_text
+    else:
+        text = "".join(choice.message.content or "" for choice in source.choices)
+    count = count_tokens(text)
+    return count, _pretokenized(count, source.model)
 
 
-def _estimated(text: str, messages: Iterable[Mapping[str, object]] | None) -> Table:
-    completion = count_tokens(text)
+def _pretokenized(count: int, model: str | None) -> str:
+    shown = TokenCount(count, "o200k").value()
+    return shown if uses_o200k(model) else f"{shown} (OpenAI's; this model's may count otherwise)"
+
+
+def _estimated(
+    source: Recorder | ChatCompletion | Response, messages: Iterable[Mapping[str, object]] | None
+) -> Table:
+    completion, shown = _completion(source)
     if messages is None:
         rows = [
             ("prompt tokens", "unknown: pass messages= to estimate them"),
-            ("completion tokens", f"≈{completion}"),
+            ("completion tokens", shown),
         ]
     else:
         prompt = count_prompt_tokens(messages)
         rows = [
-            ("prompt tokens", f"≈{prompt}"),
-            ("completion tokens", f"≈{completion}"),
+            ("prompt tokens", _pretokenized(prompt, source.model)),
+            ("completion tokens", shown),
             ("total tokens", f"≈{prompt + completion}"),
         ]
     title = f"Token usage, estimated: the server sent none ({_ASK_FOR_USAGE})"

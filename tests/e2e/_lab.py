@@ -159,10 +159,15 @@ def click_menu(page: Page, menu: str, item: str) -> None:
     opened.wait_for(state="hidden")
 
 
-def run_all(page: Page) -> None:
-    """Run > Run All Cells, then wait until no cell is queued or running."""
+def start_run_all(page: Page) -> None:
+    """Run > Run All Cells, without waiting for the run."""
     page.evaluate("() => window.__e2e.mark()")
     click_menu(page, "Run", "Run All Cells")
+
+
+def run_all(page: Page) -> None:
+    """Run > Run All Cells, then wait until no cell is queued or running."""
+    start_run_all(page)
     page.wait_for_function(
         "() => { const cells = window.__e2e.cells().filter(c => c.code);"
         " return cells.some(c => c.ran) && cells.every(c => c.prompt !== '[*]:'); }",

@@ -36,6 +36,10 @@ with view, client.chat.completions.create(
         pass
 """
 NEXT_CELL = 'print("the next cell ran")'
+# All an interrupted stream's cell shows after its text: JupyterLab renders an error's
+# traceback lines, and the helpers make those this one line.
+INTERRUPTED = "Interrupted: the stream stopped, this cell ended, and queued cells were skipped."
+ERROR_MIME = "application/vnd.jupyter.stderr"
 # One of each widget the helpers show, filled quickly (instant profile).
 EVERY_WIDGET = [
     """\
@@ -148,16 +152,21 @@ def test_notebook_runs_in_lab(page: Page, lab: LabServer, name: str) -> None:
         _check_playground(page, playground)
 
 
-def test_interrupt_keeps_partial_text(page: Page, lab: LabServer) -> None:
+def test_interrupt_keeps_partial_text_and_stops_run_all(page: Page, lab: LabServer) -> None:
+    """Run All, then ■ while the first cell streams: the live view keeps the text that had
+    arrived, the cell ends with one line (no traceback), and the queued cell does not run."""
     name = write_notebook(lab.root, "scratch_interrupt.ipynb", [LONG_STREAM, NEXT_CELL])
     _lab.open_notebook(page, lab, name)
 
-    _lab.run_cell(page, 0)
+    _lab.start_run_all(page)
     page.wait_for_function("() => window.__e2e.views().some(v => v.texts.length > 10)")
     _lab.interrupt_kernel(page)
     page.wait_for_function(
         "() => window.__e2e.views().some(v => (v.status || '').includes('stopped'))",
         timeout=20_000,
+    )
+    page.wait_for_function(
+        "() => window.__e2e.cells().every(c => c.prompt !== '[*]:')", timeout=20_000
     )
     page.locator(_lab.KERNEL_IDLE).wait_for()
     (view,) = _lab.live_views(page)
@@ -166,7 +175,15 @@ def test_interrupt_keeps_partial_text(page: Page, lab: LabServer) -> None:
     assert later.texts == view.texts, "the live view kept changing after the stop"
     assert view.final.startswith("1, 2, 3"), f"the partial text is gone: {view.final[:80]!r}"
     assert not view.final.endswith("3000"), "the stream finished before the interrupt"
-    assert _lab.cells(page)[0]["prompt"] != "[*]:", "the interrupted cell is still running"
+
+    errors = [o for o in _lab.visible_outputs(page) if o["mime"] == ERROR_MIME]
+    assert [_lab.normalize(error["text"]) for error in errors] == [INTERRUPTED], (
+        "the interrupt should end the cell with its one line, and nothing else in red"
+    )
+    interrupted, queued = _lab.cells(page)
+    assert interrupted["prompt"] != "[*]:", "the interrupted cell is still running"
+    assert not _lab.finished(queued), f"the queued cell ran after the stop: {queued}"
+    expect(_lab.cell_outputs(page, 1)).to_be_empty()
 
     _lab.run_cell(page, 1)
     expect(_lab.cell_outputs(page, 1)).to_contain_text("the next cell ran", timeout=20_000)

@@ -8,6 +8,7 @@ import itertools
 import re
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -15,10 +16,12 @@ import openai
 import pytest
 
 from helpers.errors import explain_error
-from helpers.live import REPR, LiveView
+from helpers.live import REPR, LiveView, StreamInterrupted
 from helpers.server.embedded import EmbeddedServer
 from helpers.server.model import SIMULATED_MODEL
 from tests.support.streams import (
+    SSE_HEADERS,
+    TIMEOUT,
     Reply,
     ScriptedServer,
     async_mock_client,
@@ -72,12 +75,16 @@ def follow_all(view: LiveView, client: openai.OpenAI, **kwargs: Any) -> list[Any
         return list(view.follow(stream))
 
 
+@pytest.mark.parametrize("model", ["llama3.2", "gpt-4o-mini"])
 def test_ten_thousand_instant_chunks_are_throttled_and_end_whole(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], model: str
 ) -> None:
+    """With either estimate of the tokens: one per chunk, or the pre-tokenizer every frame."""
     pieces = [f"t{i} " for i in range(10_000)]
     body = sse(
-        chunk("", role="assistant"), *(chunk(p) for p in pieces), chunk(finish_reason="stop")
+        chunk("", role="assistant", model=model),
+        *(chunk(p, model=model) for p in pieces),
+        chunk(finish_reason="stop", model=model),
     )
     view = LiveView(backend_label="test")
     updates = Updates(view)
@@ -207,15 +214,54 @@ def test_reprs_speak_to_a_learner() -> None:
     assert "HTML(" not in REPR
 
 
-def test_status_marks_an_estimate_when_no_usage_came() -> None:
-    view = LiveView(backend_label="test")
-    follow_all(view, mock_client(sse(chunk("one two three"), chunk(finish_reason="stop"))))
-    assert "≈3 tokens" in shown_status(view)
+def test_status_says_how_the_tokens_were_counted() -> None:
+    for model, shown in [
+        ("llama3.2", "· ≈1 token, one per text chunk ·"),
+        ("gpt-4o-mini", "· ≈3 tokens, estimated with the o200k pre-tokenizer ·"),
+    ]:
+        view = LiveView(backend_label="test")
+        body = sse(chunk("one two three", model=model), chunk(finish_reason="stop", model=model))
+        follow_all(view, mock_client(body))
+        assert shown in shown_status(view)
 
     exact = LiveView(backend_label="test")
     body = sse(chunk("one two three"), chunk(finish_reason="stop", usage=usage(4, 7)))
     follow_all(exact, mock_client(body))
     assert "· 7 tokens ·" in shown_status(exact)
+
+
+_TOKENS = re.compile(r"· ≈?(\d+) tokens?(?:, ([^·]+))? ·")
+
+
+def status_tokens(status: str) -> tuple[int, str]:
+    """The token count a status line shows, and how it says it was counted."""
+    match = _TOKENS.search(status)
+    assert match is not None, status
+    return int(match.group(1)), (match.group(2) or "usage").strip()
+
+
+@pytest.mark.parametrize(
+    ("model", "count", "how"),
+    [
+        ("Llama-3.2-1B-Instruct-Q4_K_M.gguf", 64, "one per text chunk"),
+        ("gpt-4o-mini-sim", 32, "estimated with the o200k pre-tokenizer"),
+    ],
+)
+def test_the_count_does_not_jump_when_the_stream_ends(model: str, count: int, how: str) -> None:
+    """The bug this guards: llama.cpp's 64 one-token chunks showed ≈64 tokens while streaming,
+    then ≈30 once the stream ended, counted again with the pre-tokenizer. Whichever way a
+    model's tokens are estimated, the count while streaming is the one the end shows."""
+    view = LiveView(backend_label="test")
+    view._begin([])
+    for piece in ["Sun", "light"] * 32:  # "Sunlight" is one o200k token
+        view._take(_chunk_of(piece, model=model), time.perf_counter())
+        view._status()  # as a frame would, so the count is made chunk by chunk
+    streaming = view._status()
+    assert "streaming" in streaming
+    view._end()
+    assert status_tokens(streaming) == (count, how)
+    assert status_tokens(shown_status(view)) == (count, how)
+    assert view.recorder.metrics.output_tokens == count
 
 
 def test_default_label_comes_from_the_backend(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -453,8 +499,8 @@ def test_cancelling_an_async_follow_stops_the_view(capsys: pytest.CaptureFixture
 # -- the frame budget's parts, found untested by mutation testing (docs/mutation.md) ----------
 
 
-def _chunk_of(text: str) -> openai.types.chat.ChatCompletionChunk:
-    return openai.types.chat.ChatCompletionChunk.model_validate(chunk(text))
+def _chunk_of(text: str, **extra: Any) -> openai.types.chat.ChatCompletionChunk:
+    return openai.types.chat.ChatCompletionChunk.model_validate(chunk(text, **extra))
 
 
 def test_an_async_read_blocks_until_the_next_frame_and_no_longer() -> None:
@@ -491,3 +537,162 @@ def test_a_frame_is_not_sent_again_while_nothing_new_arrives() -> None:
         view._refresh()
     assert updates.count == 1
     assert shown_texts(view) == {0: "Hi"}
+
+
+# -- an interrupt (■) stops the view, keeps the text, and goes on ----------------------------
+
+ONE_LINE = "Interrupted: the stream stopped, this cell ended, and queued cells were skipped."
+
+
+def _check_one_line(error: BaseException) -> None:
+    """What IPython shows of `error`: the one line, none of the traceback it hides."""
+    assert error.__suppress_context__ and error.__cause__ is None
+    assert error._render_traceback_() == [ONE_LINE]  # type: ignore[attr-defined]
+
+
+def test_an_interrupt_stops_the_view_then_goes_on(capsys: pytest.CaptureFixture[str]) -> None:
+    """■ sends SIGINT, which lands in the blocked read, inside `follow`: thrown in there."""
+    view = LiveView(backend_label="test")
+    following = view.follow([_chunk_of("1, "), _chunk_of("2, "), _chunk_of("3")])
+    assert [next(following), next(following)]
+    with pytest.raises(KeyboardInterrupt) as caught:
+        following.throw(KeyboardInterrupt())
+    assert type(caught.value) is StreamInterrupted
+    assert str(caught.value) == ONE_LINE
+    _check_one_line(caught.value)
+    assert view.recorder.stopped
+    assert shown_texts(view) == {0: "1, 2, "}
+    assert "· stopped ·" in shown_status(view)
+    assert capsys.readouterr().out == "1, 2, \n\nStopped: the text above is what had arrived.\n"
+
+
+def _interrupted_client(requests: list[httpx.Request]) -> openai.OpenAI:
+    """Every answer streams "1, 2, " and is then interrupted in the middle of a read."""
+
+    def body() -> Iterator[bytes]:
+        yield sse(chunk("1, "), chunk("2, "), done=False)
+        raise KeyboardInterrupt
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        return httpx.Response(200, headers=SSE_HEADERS, content=body())
+
+    transport = httpx.MockTransport(handle)
+    return openai.OpenAI(
+        api_key="k",
+        base_url="http://mock.invalid/v1",
+        max_retries=0,
+        http_client=httpx.Client(transport=transport, timeout=TIMEOUT),
+    )
+
+
+def test_an_interrupt_ends_a_cell_that_streams_several_prompts() -> None:
+    """The bug this guards: the view swallowed the interrupt, so one press of ■ ended one
+    stream and the loop sent the next request."""
+    requests: list[httpx.Request] = []
+    client = _interrupted_client(requests)
+    views: list[LiveView] = []
+    with pytest.raises(StreamInterrupted):
+        for prompt in ["Count to 10.", "Count to 20.", "Count to 30."]:
+            views.append(view := LiveView(backend_label="test"))
+            with view, open_stream(client, messages=[{"role": "user", "content": prompt}]) as s:
+                for _ in view.follow(s):
+                    pass
+    assert len(requests) == 1
+    (view,) = views
+    assert view.recorder.stopped and view.recorder.text == "1, 2, "
+
+
+def test_an_interrupt_outside_the_read_is_stopped_by_the_view_too() -> None:
+    """■ pressed while the learner's loop body runs, or while `create()` waits: the view
+    stops on the way out of `with view` and the interrupt goes on as one line."""
+    view = LiveView(backend_label="test")
+    with pytest.raises(StreamInterrupted) as caught, view:
+        for _ in view.follow([_chunk_of("1, "), _chunk_of("2, ")]):
+            raise KeyboardInterrupt
+    _check_one_line(caught.value)
+    assert view.recorder.stopped and view.recorder.text == "1, "
+
+    waiting = LiveView(backend_label="test")
+    with pytest.raises(StreamInterrupted), waiting:
+        raise KeyboardInterrupt
+    assert "· stopped ·" in shown_status(waiting)
+
+
+def test_an_interrupt_after_the_stream_ended_is_left_alone() -> None:
+    """The stream finished: an interrupt later in `with view` is not the view's to explain."""
+    view = LiveView(backend_label="test")
+    with pytest.raises(KeyboardInterrupt) as caught, view:
+        list(view.follow([_chunk_of("done", finish_reason="stop")]))
+        raise KeyboardInterrupt
+    assert type(caught.value) is KeyboardInterrupt
+    assert "· done ·" in shown_status(view)
+
+
+async def _slow_stream(*texts: str) -> Any:
+    for text in texts:
+        yield _chunk_of(text)
+    await asyncio.sleep(30)
+
+
+def test_an_interrupt_in_an_async_follow_goes_on_as_one_line() -> None:
+    async def run() -> tuple[LiveView, BaseException]:
+        view = LiveView(backend_label="test")
+        following = view.afollow(_slow_stream("1, ", "2, "))
+        await anext(following)
+        await anext(following)
+        try:
+            await following.athrow(KeyboardInterrupt())
+        except KeyboardInterrupt as error:
+            return view, error
+        raise AssertionError("the interrupt was swallowed")
+
+    view, error = asyncio.run(asyncio.wait_for(run(), 5))
+    assert type(error) is StreamInterrupted
+    _check_one_line(error)
+    assert view.recorder.stopped and shown_texts(view) == {0: "1, 2, "}
+
+
+def test_a_cancelled_async_follow_goes_on_as_the_same_cancellation() -> None:
+    """ipykernel interrupts an awaited cell by cancelling it. The CancelledError goes on as
+    it came, its class unchanged so asyncio still knows it, and IPython shows it in one line."""
+
+    async def run() -> tuple[LiveView, list[BaseException]]:
+        view = LiveView(backend_label="test")
+        seen: list[BaseException] = []
+
+        async def cell() -> None:
+            try:
+                async for _ in view.afollow(_slow_stream("1, ")):
+                    pass
+            except BaseException as error:
+                seen.append(error)
+                raise
+
+        task = asyncio.create_task(cell())
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return view, seen
+
+    view, (error,) = asyncio.run(asyncio.wait_for(run(), 5))
+    assert type(error) is asyncio.CancelledError
+    assert error._render_traceback_() == [ONE_LINE]  # type: ignore[attr-defined]
+    assert view.recorder.stopped and shown_texts(view) == {0: "1, "}
+
+
+def test_a_deadline_around_an_async_follow_is_still_a_timeout() -> None:
+    """`asyncio.timeout` turns the cancellation it caused into TimeoutError only when it gets
+    exactly CancelledError back (`is`, not isinstance): the view must not change its class."""
+
+    async def run() -> LiveView:
+        view = LiveView(backend_label="test")
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2):
+                async for _ in view.afollow(_slow_stream("1, ")):
+                    pass
+        return view
+
+    view = asyncio.run(asyncio.wait_for(run(), 5))
+    assert view.recorder.stopped

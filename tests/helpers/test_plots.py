@@ -144,3 +144,20 @@ def test_a_returned_figure_shows_once_in_a_kernel(backend: str | None) -> None:
         assert set(data) == {"text/plain", "image/png"}
         assert data["text/plain"].startswith("<Figure size 800x")
         assert not ADDRESS.search(data["text/plain"])
+
+
+@pytest.mark.parametrize(
+    ("model", "totals"),
+    [("gpt-4o-mini-sim", [0, 3, 6]), ("tiny-engine", [0, 1, 2])],
+)
+def test_arrivals_count_tokens_as_the_metrics_do(model: str, totals: list[int]) -> None:
+    # Three words a chunk: the pre-tokenizer counts three tokens for OpenAI's models and the
+    # simulation; for another model only the chunks are known.
+    events = [chunk("One two three", model=model), chunk(" four five six", model=model)]
+    reply = Reply([sse(e, done=False) for e in events] + [sse()], delays=[0.0, 0.0, 0.0])
+    rec = Recorder()
+    rec.start()
+    with open_stream(mock_client(reply)) as stream:
+        for _ in rec.record(stream):
+            pass
+    assert list(plot_arrivals(rec).axes[0].lines[0].get_ydata()) == totals

@@ -496,3 +496,39 @@ def test_an_interrupted_async_record_awaits_the_close_of_a_plain_stream() -> Non
     rec, stream = asyncio.run(main())
     assert stream.closed and rec.stopped and rec.finished
     assert rec.text == "Hi" and 0.0 <= rec.events[0].seconds < 1.0
+
+
+def test_the_model_comes_from_the_stream_and_decides_the_estimate() -> None:
+    """The model the chunks name, not the one asked for, picks how tokens are estimated; the
+    count so far is the one the metrics give at the end, then usage replaces it."""
+    pieces = ["Sun", "light", " and", " rain"]  # pre-tokenized: "Sunlight", " and", " rain"
+    for model, expected in [("gpt-4o-mini-2024-07-18", (3, "o200k")), ("llama3.2", (4, "chunks"))]:
+        rec = _record(mock_client(sse(*(chunk(p, model=model) for p in pieces))))
+        assert rec.model == model
+        assert (rec.tokens.count, rec.tokens.source) == expected
+        assert (rec.metrics.output_tokens, rec.metrics.token_source) == expected
+
+    exact = _record(mock_client(sse(chunk("Sun", model="llama3.2"), chunk(usage=usage(3, 9)))))
+    assert (exact.tokens.count, exact.tokens.source) == (9, "usage")
+
+
+def test_the_count_so_far_follows_the_model_once_a_chunk_names_it() -> None:
+    rec = Recorder()
+    rec.begin([])
+    assert (rec.model, rec.tokens.count, rec.tokens.source) == (None, 0, "chunks")
+    for piece in ["Sun", "light"]:
+        rec.add(openai.types.chat.ChatCompletionChunk.model_validate(chunk(piece, model="o3")), 0.0)
+    assert (rec.model, rec.tokens.count, rec.tokens.source) == ("o3", 1, "o200k")
+
+
+def test_a_responses_stream_names_its_model_in_response_created() -> None:
+    from types import SimpleNamespace
+
+    rec = _recorded(
+        _typed("response.created", response=SimpleNamespace(model="gpt-5-nano")),
+        _typed("response.output_item.added"),
+        _typed("response.output_text.delta", delta="Sun"),
+        _typed("response.output_text.delta", delta="light"),
+    )
+    assert rec.model == "gpt-5-nano"
+    assert (rec.metrics.output_tokens, rec.metrics.token_source) == (1, "o200k")

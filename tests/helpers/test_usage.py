@@ -83,31 +83,52 @@ def test_usage_object_directly_and_engine_usage_without_details() -> None:
     assert rows(show_usage(rec))["total tokens"] == "10"
 
 
+PRETOKENIZED = "estimated with the o200k pre-tokenizer"
+OTHER_MODEL = f"{PRETOKENIZED} (OpenAI's; this model's may count otherwise)"
+
+
 def test_no_usage_gives_a_labelled_estimate() -> None:
-    rec = record(sse(chunk("Two."), chunk(finish_reason="stop")))
+    model = "gpt-4o-mini-2024-07-18"
+    rec = record(sse(chunk("Two.", model=model), chunk(finish_reason="stop", model=model)))
     panel = show_usage(rec, messages=ONE_PLUS_ONE)
     # The source lesson's figures for this question: 18 prompt and 2 completion tokens.
     assert rows(panel) == {
-        "prompt tokens": "≈18",
-        "completion tokens": "≈2",
+        "prompt tokens": f"≈18, {PRETOKENIZED}",
+        "completion tokens": f"≈2, {PRETOKENIZED}",
         "total tokens": "≈20",
     }
     assert "estimated" in repr(panel)
     assert "include_usage" in repr(panel)
 
     without_messages = rows(show_usage(rec))
-    assert without_messages["completion tokens"] == "≈2"
+    assert without_messages["completion tokens"] == f"≈2, {PRETOKENIZED}"
     assert "unknown" in without_messages["prompt tokens"]
     assert "total tokens" not in without_messages
 
 
-def test_chat_completion_without_usage_is_estimated_from_its_message() -> None:
+def test_another_model_without_usage_is_counted_by_its_chunks() -> None:
+    """The answer in two chunks from a model whose tokenizer is not o200k: two tokens, as
+    streamed; the prompt can only be pre-tokenized, and the panel says that may be off."""
+    rec = record(sse(chunk("Tw", model="llama3.2"), chunk("o.", model="llama3.2")))
+    assert rows(show_usage(rec, messages=ONE_PLUS_ONE)) == {
+        "prompt tokens": f"≈18, {OTHER_MODEL}",
+        "completion tokens": "≈2, one per text chunk",
+        "total tokens": "≈20",
+    }
+
+
+@pytest.mark.parametrize(
+    ("model", "shown"), [("gpt-4.1-mini", f"≈5, {PRETOKENIZED}"), ("m", f"≈5, {OTHER_MODEL}")]
+)
+def test_chat_completion_without_usage_is_estimated_from_its_message(
+    model: str, shown: str
+) -> None:
     completion = ChatCompletion.model_validate(
         {
             "id": "x",
             "object": "chat.completion",
             "created": 0,
-            "model": "m",
+            "model": model,
             "choices": [
                 {
                     "index": 0,
@@ -117,7 +138,7 @@ def test_chat_completion_without_usage_is_estimated_from_its_message() -> None:
             ],
         }
     )
-    assert rows(show_usage(completion))["completion tokens"] == "≈5"
+    assert rows(show_usage(completion))["completion tokens"] == shown
 
 
 def test_embedded_server_usage_chunk(embedded_server: EmbeddedServer) -> None:
