@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         check_text_and_usage,
         check_time_to_first_token,
     )
+    from helpers.fault_injection import Traffic, inject_fault
     from helpers.live import LiveView
     from helpers.metrics import StreamMetrics
     from helpers.playground import Playground, race, side_by_side, whole_answer
@@ -52,6 +53,8 @@ _HOMES = {
     "ChunkEvent": "helpers.chunk_event",
     "StreamMetrics": "helpers.metrics",
     "LiveView": "helpers.live",
+    "inject_fault": "helpers.fault_injection",
+    "Traffic": "helpers.fault_injection",
     "plot_arrivals": "helpers.plots",
     "plot_real_trace": "helpers.plots",
     "plot_blocking_vs_streaming": "helpers.plots",
@@ -79,6 +82,7 @@ __all__ = [
     "Playground",
     "Recorder",
     "StreamMetrics",
+    "Traffic",
     "check_converse",
     "check_finished_texts",
     "check_is_cut_off",
@@ -91,6 +95,7 @@ __all__ = [
     "current_backend",
     "get_async_client",
     "get_client",
+    "inject_fault",
     "plot_arrivals",
     "plot_blocking_vs_streaming",
     "plot_inter_arrival",

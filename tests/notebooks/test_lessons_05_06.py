@@ -22,6 +22,7 @@ from openai.types.chat import ChatCompletionChunk
 
 from helpers.exercises import check_finished_texts, check_pieces_until_blocked
 from helpers.exercises.framework import Exercise
+from helpers.fault_injection import inject_fault
 from helpers.server.capacity import ServerStats
 from helpers.server.embedded import EmbeddedServer
 from helpers.server.model import SIMULATED_MODEL
@@ -72,64 +73,8 @@ def texts(chunks: list[ChatCompletionChunk]) -> str:
     return "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
 
 
-# --- what notebook 05 says about the client and the server ----------------------------------
-
-
-def test_a_read_timeout_fires_inside_the_loop_and_keeps_the_pieces(
-    client: openai.OpenAI,
-) -> None:
-    impatient = client.with_options(timeout=openai.Timeout(0.5, connect=3.0))
-    pieces: list[ChatCompletionChunk] = []
-    with pytest.raises(openai.APITimeoutError), impatient.chat.completions.create(
-        model=SIMULATED_MODEL, messages=COUNT_TO_100, stream=True,
-        extra_body=simulate(fault="stall", after_chunks=20, seconds=3),
-    ) as stream:
-        pieces.extend(stream)
-    assert len(pieces) == 20
-    assert texts(pieces) == "1, 2, 3, 4, 5, 6, 7"
-
-
-def test_a_429_is_tried_max_retries_plus_one_times_waiting_as_asked(
-    server: EmbeddedServer, client: openai.OpenAI
-) -> None:
-    before, start = server.stats(), time.perf_counter()
-    with pytest.raises(openai.RateLimitError):
-        client.with_options(max_retries=2).chat.completions.create(
-            model=SIMULATED_MODEL, messages=COUNT_TO_100, stream=True,
-            extra_body=simulate(fault="rate_limit", retry_after=0.2),
-        )
-    elapsed = time.perf_counter() - start
-    assert settled(server, before).requests - before.requests == 3
-    # Two waits of the Retry-After-ms the server asked for, not the default back-off.
-    assert 0.4 <= elapsed < 2.0
-
-
-def test_an_error_event_is_a_plain_api_error_that_is_not_retried(
-    server: EmbeddedServer, client: openai.OpenAI
-) -> None:
-    before, pieces = server.stats(), []
-    patient = client.with_options(max_retries=2)
-    with pytest.raises(openai.APIError) as caught, patient.chat.completions.create(
-        model=SIMULATED_MODEL, messages=COUNT_TO_100, stream=True,
-        extra_body=simulate(fault="error_event", after_chunks=12),
-    ) as stream:
-        pieces.extend(stream)
-    assert type(caught.value) is openai.APIError
-    assert not hasattr(caught.value, "status_code")
-    assert texts(pieces) == "1, 2, 3, 4,"
-    after = settled(server, before)
-    assert (after.requests - before.requests, after.faulted - before.faulted) == (1, 1)
-
-
-def test_a_dropped_connection_is_an_api_connection_error(client: openai.OpenAI) -> None:
-    pieces: list[ChatCompletionChunk] = []
-    with pytest.raises(openai.APIConnectionError) as caught, client.chat.completions.create(
-        model=SIMULATED_MODEL, messages=COUNT_TO_100, stream=True,
-        extra_body=simulate(fault="disconnect", after_chunks=12),
-    ) as stream:
-        pieces.extend(stream)
-    assert not isinstance(caught.value, openai.APITimeoutError)
-    assert texts(pieces) == "1, 2, 3, 4,"
+# --- what notebook 05 says about the server, which the notebook itself cannot see -----------
+# The client's side of every fault is pinned in tests/helpers/test_fault_injection.py.
 
 
 def test_break_inside_with_makes_the_server_stop(
@@ -296,32 +241,84 @@ def test_finished_texts_cases_hold_a_real_cancellation() -> None:
     assert cancelled and not any(isinstance(r, Exception) for r in cancelled)
 
 
-# --- the committed outputs show what the prose says ------------------------------------------
+# --- the lessons run on any backend, and their outputs show what the prose says ------------
+
+
+@pytest.mark.parametrize("name", [FAILURES, MANY])
+def test_lessons_use_no_simulation_controls_and_no_server_counters(name: str) -> None:
+    """Every figure must be the learner's own request's, from the client's side, on any backend:
+    no `simulation` field (real engines ignore it), no /health (a room's server counts everyone's
+    traffic, and real engines have none), no `temperature` (reasoning models refuse it)."""
+    code = "\n".join(c.source for c in _lesson(name).cells if c.cell_type == "code")
+    for banned in ("simulation", "extra_body", "/health", "urllib", "temperature"):
+        assert banned not in code, f"{name} uses {banned!r}"
+    assert "inject_fault(" in code
+
+
+def test_05_shows_each_fault_from_the_clients_side() -> None:
+    nb = _lesson(FAILURES)
+    slow = _shown(_cell(nb, "impatient = client.with_options("))
+    assert slow.startswith("APITimeoutError after") and "no answer within the read timeout" in slow
+    stalled = _shown(_cell(nb, 'faulty, traffic = inject_fault(impatient, "stall"'))
+    assert "APITimeoutError after 20 chunks: '1, 2, 3, 4, 5, 6, 7'" in stalled
+    assert stalled.endswith("1. 200, 20 events, then a stall; closed by the client")
+    error = _shown(_cell(nb, 'faulty, traffic = inject_fault(client, "error_event"'))
+    assert error.endswith("1. 200, 12 events, then an error event")
+    dropped = _shown(_cell(nb, 'faulty, traffic = inject_fault(client, "disconnect"'))
+    assert "caused by RemoteProtocolError('peer closed connection" in dropped
+    assert dropped.endswith("1. 200, 12 events, then a dropped connection")
+    quiet = _shown(_cell(nb, 'faulty, traffic = inject_fault(client, "quiet_end"'))
+    assert "No finish_reason arrived for choice 0" in quiet
 
 
 def test_05_shows_the_retries_and_the_error_without_status() -> None:
     nb = _lesson(FAILURES)
-    retried = _cell(nb, "before, start = server_counts(), time.perf_counter()\ntry:\n    client.")
-    assert "RateLimitError 429" in _shown(retried)
-    assert "{'requests': 3}" in _shown(retried)
-    assert _shown(_cell(nb, "type(stream_error).__name__")).startswith("('APIError',\n False,")
+    retried = _shown(_cell(nb, "patient = client.with_options(max_retries=2)"))
+    assert "RateLimitError 429 after" in retried
+    refused = [f"  {n}. 429 from the injector, never sent" for n in (1, 2, 3)]
+    assert retried.endswith("\n".join(["3 attempts, 0 reached the server", *refused])), retried
+    passed = _shown(_cell(nb, 'faulty, traffic = inject_fault(patient, "rate_limit"'))
+    let_through = [*refused[:2], "  3. 200, 0 events; closed by the client"]
+    assert passed.endswith("1 reached the server\n" + "\n".join(let_through)), passed
+    assert "{'retry-after': '1', 'retry-after-ms': '500'}" in retried
+    error = _shown(_cell(nb, 'faulty, traffic = inject_fault(client, "error_event"'))
+    assert error.startswith("APIError, with a status_code: False\n{'message': 'The server had")
 
 
-def test_05_shows_the_server_seeing_the_close() -> None:
+def test_05_shows_the_client_closing_the_stream_only_with_with() -> None:
     nb = _lesson(FAILURES)
-    closed = _cell(nb, "before, pieces = server_counts(), []\nwith client.")
-    assert _shown(closed) == "('1, 2, 3, 4, 5, 6, 7', 1, 0)"
-    unclosed = _cell(nb, "before = server_counts()\nstream = client.")
-    assert _shown(unclosed) == "{'requests': 1, 'completed': 1, 'chunks_sent': 300}"
+    closed = _cell(nb, "pieces = []\nwith client.")
+    assert _shown(closed) == "('1, 2, 3, 4, 5, 6, 7', True)"
+    assert _shown(_cell(nb, "stream = client.chat.completions.create(")) == "False"
+    assert _shown(_cell(nb, "stream.close()")) == "True"
 
 
 def test_05_moderation_outputs_keep_the_name_off_the_screen() -> None:
     nb = _lesson(FAILURES)
     caught = _shown(_cell(nb, '"".join(shown), found'))
-    assert caught.endswith("The code name is Blue', 'Bluebird', 1)"), caught
+    assert caught.endswith("The code name is Blue', 'Bluebird', True)"), caught
     opening = "with client.chat.completions.create(\n    model=MODEL, messages=SECRET_MESSAGES"
-    held_back = _shown(_cell(nb, opening))
+    held_back = _shown(_cell(nb, opening + ", stream=True\n) as stream:\n    safe"))
     assert "Blue" not in held_back and held_back.startswith("'Our launch")
+
+
+def test_06_stream_text_refuses_an_answer_cut_short(embedded_base_url: str) -> None:
+    """Section 3 compares the times of whole answers: the notebook's own `stream_text` raises
+    for a stream that ends without finish_reason "stop" instead of timing it."""
+    source = _cell(_lesson(MANY), "async def stream_text(prompt):").source
+
+    async def run(cut: bool) -> str:
+        async with openai.AsyncOpenAI(base_url=embedded_base_url, api_key="k") as aclient:
+            used = inject_fault(aclient, "quiet_end", after_events=5)[0] if cut else aclient
+            async with used:
+                namespace: dict[str, Any] = {"MODEL": SIMULATED_MODEL, "aclient": used}
+                exec(source, namespace)
+                text: str = await namespace["stream_text"]("Count to 20")
+                return text
+
+    assert asyncio.run(run(cut=False)).startswith("1, 2, 3")
+    with pytest.raises(RuntimeError, match="finish_reason=None"):
+        asyncio.run(run(cut=True))
 
 
 def test_06_plots_both_runs_and_cancels_only_the_stalled_stream() -> None:
@@ -331,11 +328,14 @@ def test_06_plots_both_runs_and_cancels_only_the_stalled_stream() -> None:
     assert [sorted(output.data) for output in figure.outputs] == [["image/png", "text/plain"]]
     cancelled = _cell(nb, "tasks = [")
     finals = [output.data["text/plain"] for output in cancelled.outputs]
+    # In the order the streams ended: the stalled one is cancelled once the count to 50 is done.
     assert [text.endswith("Stopped: the text above is what had arrived.") for text in finals] == [
         False, False, True, False,
     ]
     kinds = _shown(_cell(nb, "[type(result).__name__ for result in results]"))
-    assert kinds == "['str', 'str', 'CancelledError', 'str']"
+    assert kinds == "['str', 'CancelledError', 'str', 'str']"
+    stalled = _shown(_cell(nb, "traffic"))
+    assert stalled.endswith("1. 200, 10 events, then a stall; closed by the client")
 
 
 def test_lessons_link_on_in_order() -> None:
