@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx2
 import openai
 
+from helpers.connection import async_direct_transport, direct_transport
 from helpers.server.model import SIMULATED_MODEL
-from helpers.token_limit import async_engine_http_client, engine_http_client
+from helpers.token_limit import AsyncLegacyLimitTransport, LegacyLimitTransport
 
 BackendKind = Literal["embedded", "openai", "compatible"]
 
@@ -231,22 +233,42 @@ def _client_options(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _for_engines(options: dict[str, Any], make_http_client: Callable[[], Any]) -> dict[str, Any]:
+def connection(url: httpx2.URL) -> httpx2.BaseTransport:
+    """The real connection to `url` for a client of the current backend that brings its own
+    transport: to an engine, the length limit goes under both names (helpers.token_limit)."""
+    transport = direct_transport(url)
+    return LegacyLimitTransport(transport) if current_backend().kind == "compatible" else transport
+
+
+def async_connection(url: httpx2.URL) -> httpx2.AsyncBaseTransport:
+    """The async twin of `connection`."""
+    transport = async_direct_transport(url)
+    if current_backend().kind == "compatible":
+        return AsyncLegacyLimitTransport(transport)
+    return transport
+
+
+def _for_engines(options: dict[str, Any], asynchronous: bool) -> dict[str, Any]:
     # Engines that read only `max_tokens` get the lessons' `max_completion_tokens` under both
-    # names (helpers.token_limit); OpenAI and the simulation read the current name.
-    if current_backend().kind == "compatible" and "http_client" not in options:
-        options["http_client"] = make_http_client()
+    # names; OpenAI and the simulation read the current name, through the client's own default.
+    if current_backend().kind != "compatible" or "http_client" in options:
+        return options
+    url = httpx2.URL(options["base_url"])
+    if asynchronous:
+        options["http_client"] = openai.DefaultAsyncHttpxClient(transport=async_connection(url))
+    else:
+        options["http_client"] = openai.DefaultHttpxClient(transport=connection(url))
     return options
 
 
 def get_client(**kwargs: Any) -> openai.OpenAI:
     """An `openai.OpenAI` client for the chosen backend; `kwargs` go to the client."""
-    return openai.OpenAI(**_for_engines(_client_options(kwargs), engine_http_client))
+    return openai.OpenAI(**_for_engines(_client_options(kwargs), asynchronous=False))
 
 
 def get_async_client(**kwargs: Any) -> openai.AsyncOpenAI:
     """An `openai.AsyncOpenAI` client for the chosen backend; `kwargs` go to the client."""
-    options = _for_engines(_client_options(kwargs), async_engine_http_client)
+    options = _for_engines(_client_options(kwargs), asynchronous=True)
     return openai.AsyncOpenAI(**options)
 
 

@@ -15,13 +15,14 @@ import json
 import math
 import re
 import time
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar, get_args
 
 import httpx2
 import openai
+
+from helpers.backend import async_connection, connection
 
 __all__ = ["FAULTS", "Attempt", "FaultKind", "Traffic", "inject_fault"]
 
@@ -123,25 +124,17 @@ def inject_fault(
     assert fault in FAULTS, f"fault is one of {', '.join(FAULTS)}, not {fault!r}"
     assert after_events >= 0 and seconds >= 0 and retry_after >= 0, "counts and waits are >= 0"
     injector = _Injector(fault, after_events, seconds, retry_after, times)
-    proxy = _environment_proxy(client.base_url)
     if isinstance(client, openai.AsyncOpenAI):
-        inner = httpx2.AsyncHTTPTransport(limits=openai.DEFAULT_CONNECTION_LIMITS, proxy=proxy)
+        inner = async_connection(client.base_url)
         http = openai.DefaultAsyncHttpxClient(transport=_AsyncTransport(injector, inner))
         return client.with_options(http_client=http), injector.traffic
-    sync_inner = httpx2.HTTPTransport(limits=openai.DEFAULT_CONNECTION_LIMITS, proxy=proxy)
+    sync_inner = connection(client.base_url)
     sync_http = openai.DefaultHttpxClient(transport=_SyncTransport(injector, sync_inner))
     return client.with_options(http_client=sync_http), injector.traffic
 
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
-
-
-def _environment_proxy(url: httpx2.URL) -> str | None:
-    # A client given its own transport ignores HTTPS_PROXY and the like: apply them here.
-    if urllib.request.proxy_bypass(url.host):
-        return None
-    return urllib.request.getproxies().get(url.scheme)
 
 
 @dataclass
@@ -174,7 +167,9 @@ class _Injector:
         )
         body = {
             "error": {
-                "message": message, "type": "requests", "param": None,
+                "message": message,
+                "type": "requests",
+                "param": None,
                 "code": "rate_limit_exceeded",
             }
         }
@@ -335,7 +330,9 @@ class _SyncTransport(httpx2.BaseTransport):
         assert isinstance(response.stream, httpx2.SyncByteStream)
         body = _SyncBody(script, request, response.stream)
         return httpx2.Response(
-            response.status_code, headers=response.headers, stream=body,
+            response.status_code,
+            headers=response.headers,
+            stream=body,
             extensions=response.extensions,
         )
 
@@ -397,7 +394,9 @@ class _AsyncTransport(httpx2.AsyncBaseTransport):
         assert isinstance(response.stream, httpx2.AsyncByteStream)
         body = _AsyncBody(script, request, response.stream)
         return httpx2.Response(
-            response.status_code, headers=response.headers, stream=body,
+            response.status_code,
+            headers=response.headers,
+            stream=body,
             extensions=response.extensions,
         )
 

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx2
-import openai
 
 _CURRENT = "max_completion_tokens"
 _LEGACY = "max_tokens"
@@ -73,15 +72,3 @@ class AsyncLegacyLimitTransport(httpx2.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
-
-
-def engine_http_client() -> httpx2.Client:
-    """The `http_client` for an engine that is not OpenAI: the client's defaults, both names."""
-    return openai.DefaultHttpxClient(transport=LegacyLimitTransport(httpx2.HTTPTransport()))
-
-
-def async_engine_http_client() -> httpx2.AsyncClient:
-    """The async twin of `engine_http_client`."""
-    return openai.DefaultAsyncHttpxClient(
-        transport=AsyncLegacyLimitTransport(httpx2.AsyncHTTPTransport())
-    )

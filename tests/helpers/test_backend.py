@@ -31,6 +31,7 @@ from helpers.backend import (
     select_backend,
     with_responses_api,
 )
+from helpers.fault_injection import inject_fault
 from helpers.server.model import SIMULATED_MODEL
 
 # Put together at run time, so that no key-shaped string is tracked in the repository.
@@ -616,3 +617,14 @@ def test_openai_and_the_simulation_are_not_probed(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     client = openai.OpenAI(api_key=SECRET, base_url="http://127.0.0.1:9/v1", max_retries=0)
     assert with_responses_api(client, "gpt-5.4-mini") == (client, "gpt-5.4-mini")
+
+
+def test_a_fault_injected_client_of_an_engine_still_sends_both_names(
+    engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", engine.url)
+    faulty, traffic = inject_fault(get_client(max_retries=0), "stall", after_events=3)
+    messages: list[Any] = [{"role": "user", "content": "Hi"}]
+    faulty.chat.completions.create(model="m", messages=messages, max_completion_tokens=5)
+    assert (engine.bodies[-1]["max_completion_tokens"], engine.bodies[-1]["max_tokens"]) == (5, 5)
+    assert len(traffic.attempts) == 1

@@ -16,7 +16,6 @@ from openai.types.chat import ChatCompletionChunk
 from helpers.fault_injection import (
     FAULTS,
     Traffic,
-    _environment_proxy,
     _Injector,
     _SyncTransport,
     inject_fault,
@@ -354,16 +353,3 @@ def test_every_fault_is_named_and_a_record_reads_in_lines() -> None:
         "rate_limit", "slow_first_byte", "stall", "error_event", "disconnect", "quiet_end"
     )
     assert repr(Traffic()) == "0 attempts, 0 reached the server"
-
-
-def test_the_environments_proxy_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A client given its own transport ignores HTTPS_PROXY: the injector's must not, or a
-    learner behind a proxy could not reach OpenAI through it."""
-    for lower in ("https_proxy", "no_proxy"):
-        monkeypatch.delenv(lower, raising=False)
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
-    monkeypatch.setenv("NO_PROXY", "localhost")
-    assert _environment_proxy(httpx2.URL("https://api.openai.com/v1")) == (
-        "http://proxy.invalid:3128"
-    )
-    assert _environment_proxy(httpx2.URL("https://localhost/v1")) is None
