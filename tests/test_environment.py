@@ -166,6 +166,10 @@ def undeclared(
     return missing
 
 
+def rel(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
 def sources(*patterns: str) -> list[Path]:
     return sorted(path for pattern in patterns for path in ROOT.glob(pattern))
 
@@ -192,14 +196,26 @@ def test_notebook_reader_skips_magics_and_reads_code_cells(tmp_path: Path) -> No
     assert list(imported_modules(notebook_code(path))) == ["numpy", "helpers"]
 
 
+# Modules that run only in `.venv-llama/` (`make real-engine`), with what they import there.
+REAL_ENGINE_ONLY = {"helpers/tools/tiny_gguf.py": {"gguf", "numpy"}}
+
+
 def test_helpers_and_notebooks_import_only_runtime_dependencies() -> None:
     """Binder installs only the runtime dependencies, so the lesson may need nothing else."""
-    files = sources("helpers/**/*.py")
+    files = [p for p in sources("helpers/**/*.py") if rel(p) not in REAL_ENGINE_ONLY]
     notebooks = sources("notebooks/*.ipynb")
     modules = {m for path in files for m in imported_modules(path.read_text(encoding="utf-8"))}
     modules |= {m for path in notebooks for m in imported_modules(notebook_code(path))}
     assert "openai" in modules, "the import scan found no files"
     assert undeclared(modules, set(runtime_requirements()), packages_distributions()) == set()
+
+
+def test_the_real_engines_model_writer_needs_only_its_own_venvs_extras() -> None:
+    for name, extras in REAL_ENGINE_ONLY.items():
+        modules = set(imported_modules((ROOT / name).read_text(encoding="utf-8")))
+        declared = set(runtime_requirements()) | extras
+        assert extras <= modules, f"{name} no longer needs {extras - modules}: drop the exception"
+        assert undeclared(modules, declared, packages_distributions()) == set()
 
 
 def test_tests_and_bench_import_only_declared_dependencies() -> None:

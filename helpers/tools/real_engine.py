@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 from helpers.tools.notebooks import (
     NOTEBOOK_DIR,
@@ -185,8 +185,8 @@ def running_server(command: Sequence[str], base_url: str, log: Path) -> Iterator
 
 def _answers(url: str) -> bool:
     try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
+        return httpx2.get(url, timeout=2).status_code == 200
+    except httpx2.HTTPError:
         return False
 
 
@@ -274,7 +274,7 @@ def observe_wire(base_url: str) -> WireHabits:
         "max_tokens": 8,
     }
     url = f"{base_url}/chat/completions"
-    with httpx.Client(timeout=60) as client:
+    with httpx2.Client(timeout=60) as client:
         with client.stream("POST", url, json=body) as response:
             habits = read_stream(response.iter_lines(), response.headers.get("content-type", ""))
         overlapped, overlap_error = _overlapped(client, url, {**body, "max_tokens": None})
@@ -300,7 +300,7 @@ def observe_wire(base_url: str) -> WireHabits:
     )
 
 
-def _overlapped(client: httpx.Client, url: str, body: dict[str, Any]) -> tuple[WireHabits, str]:
+def _overlapped(client: httpx2.Client, url: str, body: dict[str, Any]) -> tuple[WireHabits, str]:
     # A stream with no token limit, and a second request sent once its first chunk is in.
     lines: list[str] = []
     error = ""
@@ -313,7 +313,7 @@ def _overlapped(client: httpx.Client, url: str, body: dict[str, Any]) -> tuple[W
                     second = pool.submit(
                         client.post, url, json={**body, "stream": False, "max_tokens": 2}
                     )
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
     return read_stream(lines, ""), error
 
@@ -414,7 +414,7 @@ def _wire_section(wire: WireHabits) -> list[str]:
         "## The engine on the wire",
         "",
         "One raw streamed request (`POST /v1/chat/completions`, `max_tokens: 8`,",
-        "`stream_options: {include_usage: true}`), read line by line with httpx:",
+        "`stream_options: {include_usage: true}`), read line by line with httpx2:",
         "",
         f"- Content type: `{wire.content_type}`; {wire.chunks} chunks.",
         f"- The role: {role}.",
