@@ -216,21 +216,21 @@ def _warn_of_clear_text(backend: Backend) -> None:
 
 
 def _client_options(kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    global _current
     assert not {"base_url", "api_key"} & kwargs.keys(), (
         "choose the backend with OPENAI_BASE_URL / OPENAI_API_KEY / TUTORIAL_BACKEND, "
         "not with get_client(base_url=..., api_key=...)"
     )
-    backend = _connect(select_backend(os.environ))
-    _current = backend
+    return {**_adopt(select_backend(os.environ)), **kwargs}
+
+
+def _adopt(chosen: Backend) -> dict[str, Any]:
+    """Connect to `chosen`, make it the current backend, name it in one line; its client's
+    options."""
+    global _current
+    backend = _current = _connect(chosen)
     print(backend.describe())
     _warn_of_clear_text(backend)
-    return {
-        "base_url": backend.base_url,
-        "api_key": backend.api_key,
-        "timeout": CLIENT_TIMEOUT,
-        **kwargs,
-    }
+    return {"base_url": backend.base_url, "api_key": backend.api_key, "timeout": CLIENT_TIMEOUT}
 
 
 def connection(url: httpx2.URL) -> httpx2.BaseTransport:
@@ -285,7 +285,6 @@ def _serves_responses(client: openai.OpenAI, model: str) -> bool:
 def with_responses_api(client: openai.OpenAI, model: str) -> tuple[openai.OpenAI, str]:
     """`client` and `model` if their backend has the Responses API; else, said in one sentence,
     a client of the embedded simulation, which has it, and the simulation's model."""
-    global _current
     backend = current_backend()
     if backend.kind != "compatible" or _serves_responses(client, model):
         return client, model
@@ -293,12 +292,8 @@ def with_responses_api(client: openai.OpenAI, model: str) -> tuple[openai.OpenAI
         f"The engine at {public_url(backend.base_url)} has no Responses API (POST /responses "
         "answered 404), so this notebook uses the embedded simulation instead:"
     )
-    _current = _connect(select_backend({"TUTORIAL_BACKEND": "embedded"}))
-    print(_current.describe())
-    simulation = openai.OpenAI(
-        base_url=_current.base_url, api_key=_current.api_key, timeout=CLIENT_TIMEOUT
-    )
-    return simulation, _current.model
+    simulation = openai.OpenAI(**_adopt(select_backend({"TUTORIAL_BACKEND": "embedded"})))
+    return simulation, current_backend().model
 
 
 def current_backend() -> Backend:

@@ -167,9 +167,7 @@ class _Injector:
         )
         body = {
             "error": {
-                "message": message,
-                "type": "requests",
-                "param": None,
+                "message": message, "type": "requests", "param": None,
                 "code": "rate_limit_exceeded",
             }
         }
@@ -330,9 +328,7 @@ class _SyncTransport(httpx2.BaseTransport):
         assert isinstance(response.stream, httpx2.SyncByteStream)
         body = _SyncBody(script, request, response.stream)
         return httpx2.Response(
-            response.status_code,
-            headers=response.headers,
-            stream=body,
+            response.status_code, headers=response.headers, stream=body,
             extensions=response.extensions,
         )
 
@@ -394,9 +390,7 @@ class _AsyncTransport(httpx2.AsyncBaseTransport):
         assert isinstance(response.stream, httpx2.AsyncByteStream)
         body = _AsyncBody(script, request, response.stream)
         return httpx2.Response(
-            response.status_code,
-            headers=response.headers,
-            stream=body,
+            response.status_code, headers=response.headers, stream=body,
             extensions=response.extensions,
         )
 

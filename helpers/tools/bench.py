@@ -216,10 +216,7 @@ def request_result(index: int, started: float, recorder: Recorder) -> RequestRes
         missing = "a finish_reason" if choices - finished else "data: [DONE]"
         empty = " and without any text" if not any(e.text for e in recorder.events) else ""
         return RequestResult(
-            index,
-            started,
-            False,
-            f"cut off: the stream ended without {missing}{empty}",
+            index, started, False, f"cut off: the stream ended without {missing}{empty}",
             cut_off=True,
         )
     metrics = recorder.metrics
@@ -304,7 +301,9 @@ async def _bench(config: BenchConfig, api_key: str, progress: Progress) -> Bench
     return BenchResult(config, duration, tuple(sorted(results, key=lambda r: r.index)))
 
 
-def run_bench(config: BenchConfig, api_key: str, progress: Progress | None = None) -> BenchResult:
+def run_bench(
+    config: BenchConfig, api_key: str, progress: Progress | None = None
+) -> BenchResult:
     """Send `config.requests` streamed chat requests, `config.concurrency` at a time."""
     return asyncio.run(_bench(config, api_key, progress or (lambda done, failed, elapsed: None)))
 
@@ -356,7 +355,8 @@ def result_dict(result: BenchResult) -> dict[str, Any]:
         "request_throughput": result.request_throughput,
         "output_throughput": result.output_throughput,
         **{
-            f"{name}_ms": dataclasses.asdict(summary) for name, summary in summarize(result).items()
+            f"{name}_ms": dataclasses.asdict(summary)
+            for name, summary in summarize(result).items()
         },
         "requests": [
             {**dataclasses.asdict(request), "tpot": request.tpot} for request in result.results
@@ -387,9 +387,7 @@ def plot_result(result: BenchResult) -> Figure:
             start = request.started
             spans.plot([start, start + request.ttft], [row, row], color="#c8c8c8", linewidth=2)
             spans.plot(
-                [start + request.ttft, start + request.e2e],
-                [row, row],
-                color="#1f77b4",
+                [start + request.ttft, start + request.e2e], [row, row], color="#1f77b4",
                 linewidth=2,
             )
             spans.plot([start + request.ttft], [row], marker="|", color="#d62728")

@@ -61,14 +61,18 @@ Sanitizer = tuple[str, str]
 ComparableCell = tuple[str, list[dict[str, Any]]]
 
 
-def embedded_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """`environ` for a kernel that must use the embedded backend and nothing else."""
-    # A learner's key or engine address must not leak into committed outputs.
-    env = {
+def _without_backend_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    return {
         name: value
         for name, value in environ.items()
         if not name.startswith(("OPENAI_", "TUTORIAL_"))
     }
+
+
+def embedded_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` for a kernel that must use the embedded backend and nothing else."""
+    # A learner's key or engine address must not leak into committed outputs.
+    env = _without_backend_settings(environ)
     env.update(TUTORIAL_BACKEND="embedded", TUTORIAL_PROFILE="realistic")
     return env
 
@@ -77,11 +81,7 @@ def engine_env(
     environ: Mapping[str, str], base_url: str, api_key: str = "", model: str = ""
 ) -> dict[str, str]:
     """`environ` for a kernel that must use the OpenAI-compatible engine at `base_url`."""
-    env = {
-        name: value
-        for name, value in environ.items()
-        if not name.startswith(("OPENAI_", "TUTORIAL_"))
-    }
+    env = _without_backend_settings(environ)
     env.update(TUTORIAL_BACKEND="compatible", OPENAI_BASE_URL=base_url)
     if api_key:
         env["OPENAI_API_KEY"] = api_key

@@ -81,12 +81,7 @@ def engine() -> Iterator[FakeEngine]:
                     for m in state.models
                 ]
                 payload = {"object": "list", "data": models}
-            body = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self._send(status, payload)
 
         def do_POST(self) -> None:
             state.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
@@ -555,12 +550,8 @@ def test_a_key_sent_unencrypted_beyond_this_machine_is_warned_of_once(
     monkeypatch.setattr("helpers.backend._warned", set())
     monkeypatch.setenv("TUTORIAL_MODEL", "m")
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    for url in (
-        "http://192.168.1.20:8000/v1",
-        "http://192.168.1.20:8000/v1",
-        "https://engine.example/v1",
-        "http://127.0.0.1:8000/v1",
-    ):
+    for url in ("http://192.168.1.20:8000/v1", "http://192.168.1.20:8000/v1",
+                "https://engine.example/v1", "http://127.0.0.1:8000/v1"):
         monkeypatch.setenv("OPENAI_BASE_URL", url)
         with get_client():
             pass

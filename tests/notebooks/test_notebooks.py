@@ -21,6 +21,7 @@ from helpers.tools.notebooks import (
     SANITIZE_FILE,
     WIDGET_VIEW,
     differences,
+    engine_env,
     execute,
     read,
     read_sanitizers,
@@ -369,8 +370,7 @@ def separate_server() -> Iterator[str]:
 def test_notebooks_run_unchanged_against_an_engine_at_openai_base_url(separate_server: str) -> None:
     """Nothing depends on in-process shortcuts: the notebooks give the committed outputs against a
     server reached only through OPENAI_BASE_URL, apart from the line naming the backend."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TUTORIAL_"))}
-    env["OPENAI_BASE_URL"] = separate_server
+    env = engine_env(os.environ, separate_server)
     sanitizers = [*read_sanitizers(), (r"Backend: [^\n]*", "Backend: <backend>")]
     problems = []
     for lesson in NOTEBOOKS:

@@ -120,21 +120,9 @@ def test_against_the_embedded_server_the_figures_are_its_schedule(
     ttft, e2e, gaps, tokens = expected_schedule("realistic")
     with EmbeddedServer(profile="realistic", token=TOKEN) as server:
         status, out, err, result, png = run_cli(
-            capsys,
-            "--base-url",
-            server.base_url,
-            "--model",
-            SIMULATED_MODEL,
-            "--requests",
-            "4",
-            "--concurrency",
-            "4",
-            "--prompt",
-            PROMPT,
-            "--api-key-env",
-            "ROOM_KEY",
-            "--out",
-            str(tmp_path),
+            capsys, "--base-url", server.base_url, "--model", SIMULATED_MODEL, "--requests", "4",
+            "--concurrency", "4", "--prompt", PROMPT, "--api-key-env", "ROOM_KEY",
+            "--out", str(tmp_path),
         )
     assert status == 0
     assert (result["completed"], result["failed"]) == (4, 0)
@@ -166,21 +154,10 @@ def test_a_refused_key_stops_before_measuring(
 ) -> None:
     monkeypatch.setenv("WRONG_KEY", "not-the-token")
     with EmbeddedServer(profile="instant", token=TOKEN) as server:
-        status = main(
-            [
-                "bench",
-                "--base-url",
-                server.base_url,
-                "--model",
-                SIMULATED_MODEL,
-                "--requests",
-                "2",
-                "--api-key-env",
-                "WRONG_KEY",
-                "--out",
-                str(tmp_path),
-            ]
-        )
+        status = main([
+            "bench", "--base-url", server.base_url, "--model", SIMULATED_MODEL, "--requests", "2",
+            "--api-key-env", "WRONG_KEY", "--out", str(tmp_path),
+        ])
     err = capsys.readouterr().err
     assert status == 1
     assert "The first request to" in err and "HTTP 401" in err
@@ -194,19 +171,8 @@ def test_requests_refused_under_load_are_counted_as_failed(
     """Four at once on a server that takes two: two answers, two 429s, figures from the two."""
     with EmbeddedServer(profile="fast", max_streams=2) as server:
         status, out, err, result, _ = run_cli(
-            capsys,
-            "--base-url",
-            server.base_url,
-            "--model",
-            SIMULATED_MODEL,
-            "--requests",
-            "4",
-            "--concurrency",
-            "4",
-            "--prompt",
-            PROMPT,
-            "--out",
-            str(tmp_path),
+            capsys, "--base-url", server.base_url, "--model", SIMULATED_MODEL, "--requests", "4",
+            "--concurrency", "4", "--prompt", PROMPT, "--out", str(tmp_path),
         )
     assert status == 0
     assert (result["completed"], result["failed"]) == (2, 2)
@@ -221,24 +187,16 @@ def engine_parts(style: str) -> list[bytes]:
     """A stream in the style of vLLM, llama.cpp or Ollama, one SSE part per chunk."""
     pieces = ["1", ",", " ", "2", ",", " ", "3"]
     if style == "vllm":
-        events = [
-            chunk("", role="assistant"),
-            *[chunk(p) for p in pieces],
-            chunk("", finish_reason="stop", stop_reason=None),
-            without_choices(choices=[], usage=usage(9, len(pieces))),
-        ]
+        events = [chunk("", role="assistant"), *[chunk(p) for p in pieces],
+                  chunk("", finish_reason="stop", stop_reason=None),
+                  without_choices(choices=[], usage=usage(9, len(pieces)))]
     elif style == "llama.cpp":
         timings = {"prompt_n": 9, "predicted_n": len(pieces), "predicted_ms": 80.0}
-        events = [
-            chunk(None, role="assistant"),
-            *[chunk(p) for p in pieces],
-            chunk(finish_reason="stop", usage=usage(9, len(pieces)), timings=timings),
-        ]
+        events = [chunk(None, role="assistant"), *[chunk(p) for p in pieces],
+                  chunk(finish_reason="stop", usage=usage(9, len(pieces)), timings=timings)]
     else:  # Ollama: role on every chunk, text in the finish chunk, no usage
-        events = [
-            *[chunk(p, role="assistant") for p in pieces[:-1]],
-            chunk(pieces[-1], role="assistant", finish_reason="stop"),
-        ]
+        events = [*[chunk(p, role="assistant") for p in pieces[:-1]],
+                  chunk(pieces[-1], role="assistant", finish_reason="stop")]
     return [*(sse(event, done=False) for event in events), b"data: [DONE]\n\n"]
 
 
@@ -251,17 +209,8 @@ def test_engine_styles_are_measured_alike(
     parts = engine_parts(style)
     with ScriptedServer(parts, delays=[0.2] + [0.03] * (len(parts) - 1)) as engine:
         status, out, _, result, _ = run_cli(
-            capsys,
-            "--base-url",
-            engine.base_url,
-            "--model",
-            "some-model",
-            "--requests",
-            "2",
-            "--concurrency",
-            "1",
-            "--out",
-            str(tmp_path),
+            capsys, "--base-url", engine.base_url, "--model", "some-model", "--requests", "2",
+            "--concurrency", "1", "--out", str(tmp_path),
         )
     assert status == 0 and result["completed"] == 2
     choice_chunks = len(parts) - 1 - (style == "vllm")  # [DONE] and the usage chunk carry none
@@ -278,12 +227,9 @@ def test_engine_styles_are_measured_alike(
 def streamed(body: bytes) -> Recorder:
     recorder = Recorder()
     recorder.start()
-    with (
-        mock_client(body) as client,
-        client.chat.completions.create(
-            model="m", messages=[{"role": "user", "content": "hi"}], stream=True
-        ) as stream,
-    ):
+    with mock_client(body) as client, client.chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "hi"}], stream=True
+    ) as stream:
         for _ in recorder.record(stream):
             pass
     return recorder
@@ -293,22 +239,14 @@ def streamed(body: bytes) -> Recorder:
     ("body", "reason"),
     [
         # An engine that cut the stream off after its role chunk: no text, no finish, no [DONE].
-        (
-            sse(chunk("", role="assistant"), done=False),
-            "cut off: the stream ended without a finish_reason and without any text",
-        ),
-        (
-            sse(chunk("", role="assistant"), chunk("1, 2"), done=False),
-            "cut off: the stream ended without a finish_reason",
-        ),
-        (
-            sse(chunk("1", index=0), chunk("2", index=1), chunk(index=0, finish_reason="stop")),
-            "cut off: the stream ended without a finish_reason",
-        ),
-        (
-            sse(chunk("1, 2"), chunk(finish_reason="stop"), done=False),
-            "cut off: the stream ended without data: [DONE]",
-        ),
+        (sse(chunk("", role="assistant"), done=False),
+         "cut off: the stream ended without a finish_reason and without any text"),
+        (sse(chunk("", role="assistant"), chunk("1, 2"), done=False),
+         "cut off: the stream ended without a finish_reason"),
+        (sse(chunk("1", index=0), chunk("2", index=1), chunk(index=0, finish_reason="stop")),
+         "cut off: the stream ended without a finish_reason"),
+        (sse(chunk("1, 2"), chunk(finish_reason="stop"), done=False),
+         "cut off: the stream ended without data: [DONE]"),
     ],
 )
 def test_a_stream_that_did_not_finish_is_not_a_success(body: bytes, reason: str) -> None:
@@ -322,9 +260,8 @@ def test_the_report_counts_cut_off_streams_apart_from_errors() -> None:
     config = BenchConfig(base_url="http://x/v1", model="m", requests=3, concurrency=1)
     results = (
         RequestResult(0, 0.0, True, ttft=0.1, e2e=0.2, output_tokens=2),
-        RequestResult(
-            1, 0.1, False, "cut off: the stream ended without data: [DONE]", cut_off=True
-        ),
+        RequestResult(1, 0.1, False, "cut off: the stream ended without data: [DONE]",
+                      cut_off=True),
         RequestResult(2, 0.2, False, "HTTP 500: InternalServerError: boom"),
     )
     bench = BenchResult(config, 1.0, results)
@@ -339,19 +276,8 @@ def test_a_first_request_cut_off_stops_the_run_and_says_why(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with ScriptedServer([sse(chunk("", role="assistant"), done=False)]) as engine:
-        status = main(
-            [
-                "bench",
-                "--base-url",
-                engine.base_url,
-                "--model",
-                "m",
-                "--requests",
-                "2",
-                "--out",
-                str(tmp_path),
-            ]
-        )
+        status = main(["bench", "--base-url", engine.base_url, "--model", "m",
+                       "--requests", "2", "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert status == 1
     assert "The first request" in err and "cut off" in err

@@ -40,12 +40,8 @@ def test_normalise_drops_widget_references_and_run_details() -> None:
                     "data": {"text/plain": "A live view.", WIDGET_VIEW: view},
                 },
                 {"output_type": "display_data", "metadata": {}, "data": {WIDGET_VIEW: view}},
-                {
-                    "output_type": "execute_result",
-                    "metadata": {},
-                    "execution_count": 7,
-                    "data": {"text/plain": "1"},
-                },
+                {"output_type": "execute_result", "metadata": {}, "execution_count": 7,
+                 "data": {"text/plain": "1"}},
             ]
         )
     )
@@ -64,21 +60,15 @@ def test_comparison_merges_streams_skips_images_and_sanitizes() -> None:
         [
             {"output_type": "stream", "name": "stdout", "text": "took 1.20 s\n"},
             {"output_type": "stream", "name": "stdout", "text": "done\n"},
-            {
-                "output_type": "display_data",
-                "metadata": {},
-                "data": {"text/plain": "<Figure>", "image/png": "AAAA"},
-            },
+            {"output_type": "display_data", "metadata": {},
+             "data": {"text/plain": "<Figure>", "image/png": "AAAA"}},
         ]
     )
     b = _executed(
         [
             {"output_type": "stream", "name": "stdout", "text": "took 2.50 s\ndone\n"},
-            {
-                "output_type": "display_data",
-                "metadata": {},
-                "data": {"text/plain": "<Figure>", "image/png": "BBBB"},
-            },
+            {"output_type": "display_data", "metadata": {},
+             "data": {"text/plain": "<Figure>", "image/png": "BBBB"}},
         ]
     )
     assert comparable(a, sanitizers) == comparable(b, sanitizers)
